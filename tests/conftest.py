@@ -1,0 +1,94 @@
+"""Shared fixtures: real uvicorn servers on loopback, one per implementation.
+
+Every black-box test runs twice: against python-socketio's AsyncServer (the
+reference) and against fastsio. The app modules under tests/apps/ pick the
+implementation from the FASTSIO_TEST_IMPL environment variable.
+"""
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMPLS = ["python-socketio", "fastsio"]
+
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A uvicorn process serving `module:attr`; stopped by stop()."""
+
+    def __init__(self, impl, app, env=None, ws="websockets"):
+        self.impl = impl
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = dict(os.environ)
+        full_env["FASTSIO_TEST_IMPL"] = impl
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            [ROOT, os.path.join(ROOT, "python"), full_env.get("PYTHONPATH", "")])
+        full_env.update(env or {})
+        self.log_path = os.path.join(
+            ROOT, "build", "test-logs", f"{impl}-{app.replace(':', '_')}-{self.port}.log")
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
+             "--port", str(self.port), "--ws", ws, "--log-level", "warning"],
+            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not start:\n{self.output()}")
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request):
+    return request.param
+
+
+@pytest.fixture
+def start_server():
+    """start_server(impl, "tests.apps.basic:app", env={...}) -> ServerProcess."""
+    started = []
+
+    def start(impl, app, env=None, **kw):
+        s = ServerProcess(impl, app, env, **kw)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
