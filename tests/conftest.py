@@ -15,6 +15,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMPLS = ["python-socketio", "fastsio"]
+# Where `import fastsio` comes from in server processes: python/ with the
+# extension built in place, or a sanitizer build (tests/run_all.sh sets both).
+PACKAGE_DIR = os.environ.get("FASTSIO_PACKAGE_DIR", os.path.join(ROOT, "python"))
+SERVER_PRELOAD = os.environ.get("FASTSIO_SERVER_PRELOAD", "")
 
 
 def free_port():
@@ -33,7 +37,9 @@ class ServerProcess:
         full_env = dict(os.environ)
         full_env["FASTSIO_TEST_IMPL"] = impl
         full_env["PYTHONPATH"] = os.pathsep.join(
-            [ROOT, os.path.join(ROOT, "python"), full_env.get("PYTHONPATH", "")])
+            [ROOT, PACKAGE_DIR, full_env.get("PYTHONPATH", "")])
+        if SERVER_PRELOAD and impl == "fastsio":
+            full_env["LD_PRELOAD"] = SERVER_PRELOAD
         full_env.update(env or {})
         self.log_path = os.path.join(
             ROOT, "build", "test-logs", f"{impl}-{app.replace(':', '_')}-{self.port}.log")

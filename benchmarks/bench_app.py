@@ -1,0 +1,30 @@
+"""Benchmark server app; FASTSIO_TEST_IMPL picks python-socketio or fastsio."""
+import os
+
+if os.environ.get("FASTSIO_TEST_IMPL") == "python-socketio":
+    import socketio
+else:
+    import fastsio as socketio
+
+sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
+app = socketio.ASGIApp(sio)
+
+
+@sio.event
+async def join(sid, room):
+    await sio.enter_room(sid, room)
+    return True
+
+
+@sio.event
+async def blast(sid, spec):
+    """Emits spec['count'] events of spec['size'] bytes to spec['room']."""
+    text = "x" * spec["size"]
+    for i in range(spec["count"]):
+        await sio.emit("tick", {"i": i, "text": text}, to=spec["room"])
+    return spec["count"]
+
+
+@sio.event
+async def echo(sid, data):
+    return data

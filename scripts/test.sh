@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian 12 machine, builds
+# fastsio, and runs every test: the C core tests, the black-box suite against
+# python-socketio and fastsio, then the fastsio suite again under ASan/UBSan.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+need_apt=()
+for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev; do
+    pkg-config --exists "${pc%%:*}" 2>/dev/null || need_apt+=("${pc##*:}")
+done
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+python3 -m pip install -q -r tests/requirements.txt
+(cd tests/js && npm install --no-audit --no-fund --loglevel=error)
+
+# the extension, built in place next to python/fastsio/*.py
+python3 setup.py -q build_ext --inplace --build-temp build/tmp
+
+python3 -m pytest tests -q -p no:cacheprovider "$@"
+
+# the same fastsio tests against an ASan/UBSan build of the extension
+asan_dir=build/asan
+rm -rf "$asan_dir" && mkdir -p "$asan_dir/fastsio"
+FASTSIO_SANITIZE=1 python3 setup.py -q build_ext --build-lib "$asan_dir" --build-temp build/asan-tmp
+cp python/fastsio/*.py "$asan_dir/fastsio/"
+export FASTSIO_PACKAGE_DIR="$root/$asan_dir"
+export FASTSIO_SERVER_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+python3 -m pytest tests -q -p no:cacheprovider -k "fastsio and not test_c_core" "$@"
