@@ -10,7 +10,7 @@ enum { EIO_OPEN = 0, EIO_CLOSE, EIO_PING, EIO_PONG, EIO_MESSAGE, EIO_UPGRADE, EI
 #define EIO_RECORD_SEP '\x1e'
 
 /* Decodes one text packet (websocket text frame, or one element of a polling
- * payload). On success *type is 0..6 and *data/*datalen view the payload after
+ * payload). On success *type is 0..6 and *data and *datalen view the payload after
  * the type digit (inside s). A polling element "b<base64>" is NOT handled here:
  * see eio_decode_b64. Returns 0, or -1 if s is empty or s[0] is not '0'..'6'. */
 int eio_decode_text(const char *s, size_t len, int *type, const char **data, size_t *datalen);
