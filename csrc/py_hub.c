@@ -274,20 +274,30 @@ static PyObject *Hub_push_control(HubObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
-/* drain(conn) -> (list of str/bytes frames, overflowed: bool) or None if unknown.
- * Text frames come back whole, Engine.IO type digit included. */
-static PyObject *Hub_drain(HubObject *self, PyObject *arg)
+/* drain(conn, max=256) -> (list of at most max str/bytes frames, overflowed)
+ * or None if unknown. Text frames come back whole, Engine.IO type digit
+ * included. A writer takes bounded batches so that the hub queue, not a
+ * Python list, is what fills up behind a slow client. */
+static PyObject *Hub_drain(HubObject *self, PyObject *args)
 {
+    PyObject *connobj;
+    Py_ssize_t max = DRAIN_BATCH;
     uint32_t id;
     fio_frame *batch[DRAIN_BATCH];
     int overflowed = 0;
-    if (parse_conn(arg, &id) < 0)
+    if (!PyArg_ParseTuple(args, "O|n:drain", &connobj, &max))
         return NULL;
+    if (parse_conn(connobj, &id) < 0)
+        return NULL;
+    if (max < 1 || max > DRAIN_BATCH) {
+        PyErr_SetString(PyExc_ValueError, "max must be between 1 and 256");
+        return NULL;
+    }
     PyObject *list = PyList_New(0);
     if (!list)
         return NULL;
-    for (;;) {
-        long n = fio_hub_drain(self->hub, id, batch, DRAIN_BATCH, &overflowed);
+    {
+        long n = fio_hub_drain(self->hub, id, batch, (size_t)max, &overflowed);
         if (n == FIO_ENOCONN) {
             Py_DECREF(list);
             Py_RETURN_NONE;
@@ -306,8 +316,6 @@ static PyObject *Hub_drain(HubObject *self, PyObject *arg)
             Py_DECREF(list);
             return NULL;
         }
-        if (n < DRAIN_BATCH)
-            break;
     }
     return Py_BuildValue("(NO)", list, overflowed ? Py_True : Py_False);
 }
@@ -557,35 +565,58 @@ static PyObject *Hub_namespaces(HubObject *self, PyObject *Py_UNUSED(ignored))
 /* ---- fan-out ---- */
 
 struct woken {
-    uint32_t *ids;
+    uint64_t *tagged;       /* conn id, | OVERFLOW_BIT when it overflowed */
     size_t n, cap;
     int oom;
 };
 
+#define OVERFLOW_BIT ((uint64_t)1 << 32)
+
 /* Runs under the hub mutex without the GIL: plain C only. */
 static void note_woken(void *vctx, uint32_t conn, int status)
 {
-    (void)status;
     struct woken *w = vctx;
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
-        uint32_t *ids = realloc(w->ids, cap * sizeof *ids);
-        if (!ids) {
+        uint64_t *tagged = realloc(w->tagged, cap * sizeof *tagged);
+        if (!tagged) {
             w->oom = 1;
             return;
         }
-        w->ids = ids;
+        w->tagged = tagged;
         w->cap = cap;
     }
-    w->ids[w->n++] = conn;
+    w->tagged[w->n++] = conn | (status == 2 ? OVERFLOW_BIT : 0);
 }
 
-/* emit(ns, rooms, skip, items) -> (recipients, woken conn ids list)
+/* (woken ids, overflowed ids) lists from the collected wake-ups. */
+static PyObject *woken_lists(const struct woken *w)
+{
+    PyObject *woken = PyList_New(0), *over = PyList_New(0), *result = NULL;
+    if (!woken || !over)
+        goto done;
+    for (size_t i = 0; i < w->n; i++) {
+        PyObject *v = PyLong_FromUnsignedLong((unsigned long)(w->tagged[i] & 0xffffffffu));
+        if (!v)
+            goto done;
+        int rc = PyList_Append(w->tagged[i] & OVERFLOW_BIT ? over : woken, v);
+        Py_DECREF(v);
+        if (rc < 0)
+            goto done;
+    }
+    result = PyTuple_Pack(2, woken, over);
+done:
+    Py_XDECREF(woken);
+    Py_XDECREF(over);
+    return result;
+}
+
+/* emit(ns, rooms, skip, items) -> (recipients, woken conn ids, overflowed conn ids)
  * rooms: None (whole namespace) | str | list of str; skip: None | str | list.
  * items as in push(): encoded once, queued for every recipient. */
 static PyObject *Hub_emit(HubObject *self, PyObject *args)
 {
-    PyObject *nso, *roomso, *skipo, *items, *result = NULL, *ids = NULL;
+    PyObject *nso, *roomso, *skipo, *items, *result = NULL, *lists = NULL;
     fio_str ns, *rooms = NULL, *skip = NULL;
     size_t nrooms = 0, nskip = 0, nframes = 0;
     fio_frame **frames = NULL;
@@ -600,7 +631,7 @@ static PyObject *Hub_emit(HubObject *self, PyObject *args)
         goto done;
     nframes = (size_t)PyList_GET_SIZE(items);
     if (nframes == 0) {
-        result = Py_BuildValue("(iN)", 0, PyList_New(0));
+        result = Py_BuildValue("(iNN)", 0, PyList_New(0), PyList_New(0));
         goto done;
     }
     frames = calloc(nframes, sizeof *frames);
@@ -627,24 +658,18 @@ static PyObject *Hub_emit(HubObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    ids = PyList_New((Py_ssize_t)w.n);
-    if (!ids)
-        goto done;
-    for (size_t i = 0; i < w.n; i++) {
-        PyObject *v = PyLong_FromUnsignedLong(w.ids[i]);
-        if (!v)
-            goto done;
-        PyList_SET_ITEM(ids, (Py_ssize_t)i, v);
-    }
-    result = Py_BuildValue("(lO)", count, ids);
+    lists = woken_lists(&w);
+    if (lists)
+        result = Py_BuildValue("(lOO)", count, PyTuple_GET_ITEM(lists, 0),
+                               PyTuple_GET_ITEM(lists, 1));
 done:
-    Py_XDECREF(ids);
+    Py_XDECREF(lists);
     if (frames) {
         for (size_t i = 0; i < nframes; i++)
             fio_frame_unref(frames[i]);
         free(frames);
     }
-    free(w.ids);
+    free(w.tagged);
     free(rooms);
     free(skip);
     return result;
@@ -661,7 +686,8 @@ static PyMethodDef Hub_methods[] = {
     {"push", (PyCFunction)Hub_push, METH_VARARGS, "push(conn, items) -> status"},
     {"push_control", (PyCFunction)Hub_push_control, METH_VARARGS,
      "push_control(conn, eio_type, data='') -> status"},
-    {"drain", (PyCFunction)Hub_drain, METH_O, "drain(conn) -> (frames, overflowed) or None"},
+    {"drain", (PyCFunction)Hub_drain, METH_VARARGS,
+     "drain(conn, max=256) -> (frames, overflowed) or None"},
     {"drain_payload", (PyCFunction)Hub_drain_payload, METH_O,
      "drain_payload(conn) -> (body or None, overflowed) or None"},
     {"queued", (PyCFunction)Hub_queued, METH_O, "queued(conn) -> int"},
@@ -678,7 +704,7 @@ static PyMethodDef Hub_methods[] = {
     {"room_names", (PyCFunction)Hub_room_names, METH_O, "room_names(ns) -> [room]"},
     {"namespaces", (PyCFunction)Hub_namespaces, METH_NOARGS, "namespaces() -> [ns]"},
     {"emit", (PyCFunction)Hub_emit, METH_VARARGS,
-     "emit(ns, rooms, skip, items) -> (recipients, woken conn ids)"},
+     "emit(ns, rooms, skip, items) -> (recipients, woken ids, overflowed ids)"},
     {"conn_count", (PyCFunction)Hub_conn_count, METH_NOARGS, "open connections"},
     {NULL, NULL, 0, NULL},
 };

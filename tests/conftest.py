@@ -65,7 +65,8 @@ class ServerProcess:
         raise RuntimeError(f"server did not start:\n{self.output()}")
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 

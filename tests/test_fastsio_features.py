@@ -2,7 +2,7 @@
 import json
 
 import socketio as reference_socketio   # python-socketio's client
-import websockets
+import httpx
 
 
 APP = "tests.apps.fastsio_features:app"
@@ -41,29 +41,27 @@ async def test_non_str_rooms_and_rooms_view(start_server):
 
 
 async def test_slow_client_is_disconnected_when_its_queue_overflows(start_server):
+    """A polling client that stops polling: its queue in the C hub fills to
+    max_queue (64 frames), and the server drops it with 'transport error'."""
     server = start_server("fastsio", APP)
-    # a raw websocket client that joins and then never reads again
-    slow = await websockets.connect(
-        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket",
-        max_queue=1)
-    await slow.recv()
-    await slow.send("40")
-    slow_sid = None
-    while slow_sid is None:
-        msg = await slow.recv()
-        if msg.startswith("40"):
-            slow_sid = json.loads(msg[2:])["sid"]
-    watcher = await connected_client(server.url)
-    try:
-        # far more than max_queue=64 frames of 64 KiB: TCP buffers fill, the
-        # queue reaches its bound, and the server must drop the client
-        sent = await watcher.call("flood", {"to": slow_sid, "count": 2000, "size": 65536},
-                                  timeout=60)
-        assert sent == 2000
-        reason = await watcher.call("reason_of", slow_sid, timeout=10)
-        assert reason == "transport error"
-        # the server is still healthy for everyone else
-        assert await watcher.call("echo", "still here", timeout=5) == "still here"
-    finally:
-        await watcher.disconnect()
-        await slow.close()
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient() as http:
+        opened = (await http.get(base)).text
+        assert opened.startswith("0{")
+        eio_sid = json.loads(opened[1:])["sid"]
+        assert (await http.post(f"{base}&sid={eio_sid}", content="40")).text == "ok".upper()
+        connected = (await http.get(f"{base}&sid={eio_sid}")).text
+        assert connected.startswith("40{")
+        slow_sid = json.loads(connected[2:])["sid"]
+        watcher = await connected_client(server.url)
+        try:
+            assert await watcher.call("queued", slow_sid, timeout=5) == 0
+            sent = await watcher.call("flood", {"to": slow_sid, "count": 200, "size": 10},
+                                      timeout=30)
+            assert sent == 200
+            reason = await watcher.call("reason_of", slow_sid, timeout=10)
+            assert reason == "transport error"
+            # the server is still healthy for everyone else
+            assert await watcher.call("echo", "still here", timeout=5) == "still here"
+        finally:
+            await watcher.disconnect()

@@ -36,7 +36,7 @@ class Session:
 
     __slots__ = ("engine", "sid", "conn", "environ", "transport", "connected",
                  "upgrading", "upgraded", "closing", "closed", "session", "wake",
-                 "ping_timer", "pong_deadline", "released")
+                 "ping_timer", "pong_deadline", "released", "ws_send")
 
     def __init__(self, engine, sid, conn, environ, transport):
         self.engine = engine
@@ -54,6 +54,7 @@ class Session:
         self.wake = asyncio.Event()
         self.ping_timer = None
         self.pong_deadline = None
+        self.ws_send = None     # the ASGI send of the websocket, once upgraded
 
     # -- pings: one timer handle per session, no task --
 
@@ -90,13 +91,26 @@ class Session:
     # -- outbound --
 
     def push_control(self, ptype, data=""):
-        if self.engine.hub.push_control(self.conn, ptype, data) in (1, 2):
-            self.wake.set()
+        self._pushed(self.engine.hub.push_control(self.conn, ptype, data))
 
     def push(self, items):
         """Queues Socket.IO packet text (str) and attachments (bytes)."""
-        if self.engine.hub.push(self.conn, items) in (1, 2):
+        self._pushed(self.engine.hub.push(self.conn, items))
+
+    def _pushed(self, status):
+        if status == 1:
             self.wake.set()
+        elif status == 2:
+            self.overflow()
+
+    def overflow(self):
+        """The outbound queue hit its bound: this client is too slow."""
+        if self.closing or self.closed:
+            return
+        self.engine.logger.warning("%s: outbound queue full, closing", self.sid)
+        self.engine.spawn(self.close(Reason.TRANSPORT_ERROR, abort=True))
+        if self.ws_send is not None:
+            self.engine.spawn(self.engine._ws_close(self.ws_send))
 
     # -- inbound --
 
@@ -164,6 +178,7 @@ class EngineServer:
     compression_methods = ("gzip", "deflate")
     valid_transports = ("polling", "websocket")
     max_decode_packets = 16
+    WRITE_BATCH = 16        # frames a websocket writer takes from its queue at once
 
     def __init__(self, hub, on_connect, on_message, on_disconnect, *,
                  ping_interval=25, ping_timeout=20, max_http_buffer_size=1000000,
@@ -228,6 +243,13 @@ class EngineServer:
             s = by_conn.get(conn)
             if s is not None:
                 s.wake.set()
+
+    def overflowed(self, conn_ids):
+        """Closes the sessions whose queue overflowed during a broadcast."""
+        for conn in conn_ids:
+            s = self.by_conn.get(conn)
+            if s is not None:
+                s.overflow()
 
     def release_later(self, s):
         """Releases a closed polling session once a GET has taken its queue,
@@ -472,7 +494,7 @@ class EngineServer:
                 return self._ok_text("", headers, jsonp_index)
             body, overflowed = drained
             if overflowed:
-                await s.close(Reason.TRANSPORT_ERROR, abort=True)
+                s.overflow()
                 return self._bad_request()
             if body is not None:
                 if s.closed:
@@ -564,6 +586,7 @@ class EngineServer:
             s.connected = True
             s.upgraded = True
         s.transport = "websocket"
+        s.ws_send = send
         writer = asyncio.ensure_future(self._ws_writer(s, send))
         reason = Reason.TRANSPORT_CLOSE
         try:
@@ -596,7 +619,7 @@ class EngineServer:
         try:
             while True:
                 s.wake.clear()
-                drained = drain(conn)
+                drained = drain(conn, self.WRITE_BATCH)
                 if drained is None:
                     break
                 frames, overflowed = drained
@@ -606,8 +629,7 @@ class EngineServer:
                     else:
                         await send({"type": "websocket.send", "bytes": f})
                 if overflowed:
-                    self.logger.warning("%s: outbound queue full, closing", s.sid)
-                    self.spawn(s.close(Reason.TRANSPORT_ERROR, abort=True))
+                    s.overflow()
                     break
                 if s.closed and not frames:
                     break

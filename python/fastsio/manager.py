@@ -158,9 +158,12 @@ class AsyncManager:
         server = self.server
         if not callback:
             items = server._encode(packet.EVENT, namespace, [event] + args)
-            _, woken = self.hub.emit(namespace, self._selector(room), skip, items)
+            _, woken, overflowed = self.hub.emit(namespace, self._selector(room), skip,
+                                                 items)
             if woken:
                 server.eio.wake_conns(woken)
+            if overflowed:
+                server.eio.overflowed(overflowed)
             return
         skipped = set(skip) if isinstance(skip, list) else {skip}
         for sid, eio_sid in self.get_participants(namespace, room):

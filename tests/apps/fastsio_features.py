@@ -59,3 +59,11 @@ async def state(sid):
         "common_has_me": sid in rooms["common"],
         "participants_42": sorted(s for s, _ in sio.manager.get_participants("/", 42)),
     }
+
+
+@sio.event
+async def queued(sid, other):
+    """Frames waiting in the C queue of another client (-2: gone)."""
+    eio_sid = sio.manager.eio_sid_from_sid(other, "/")
+    s = sio.eio.sockets.get(eio_sid)
+    return sio._hub.queued(s.conn) if s else -2
