@@ -74,7 +74,9 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                # uvicorn's graceful shutdown may wait for the reference
+                # server's background tasks; nothing here needs it to finish
+                self.proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

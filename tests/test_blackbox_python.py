@@ -6,6 +6,7 @@ import pytest
 import socketio as reference   # the client side is always python-socketio
 
 APP = "tests.apps.chat:app"
+FAST_PING = {"APP_PING_INTERVAL": "1", "APP_PING_TIMEOUT": "3"}
 TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling"],
               "upgrade": ["polling", "websocket"]}
 
@@ -36,7 +37,7 @@ async def wait_for(pred, timeout=5.0):
 
 
 async def test_connect_events_and_acks(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     echoed = []
     c = await client(server.url + "?x=1", transports, auth={"token": "t"},
                      echoed=lambda data: echoed.append(data))
@@ -61,7 +62,7 @@ async def test_connect_events_and_acks(impl, transports, start_server):
 
 
 async def test_binary_both_ways(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     c = await client(server.url, transports)
     try:
         blob = {"a": b"\x00\x01\xff", "list": [b"x" * 1000, 3, {"deep": b"\xde\xad"}]}
@@ -72,7 +73,7 @@ async def test_binary_both_ways(impl, transports, start_server):
 
 
 async def test_server_calls_client_and_times_out(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     answers = {"q1": "a1"}
     c = await client(server.url, transports, question=lambda q: answers.get(q))
     try:
@@ -93,7 +94,7 @@ async def test_server_calls_client_and_times_out(impl, transports, start_server)
 
 
 async def test_rooms_union_and_skip(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     got = {name: [] for name in "abc"}
     clients = {}
     for name in "abc":
@@ -124,7 +125,7 @@ async def test_rooms_union_and_skip(impl, transports, start_server):
 
 
 async def test_namespaces_and_class_handlers(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     said = []
     c = await client(server.url, transports, namespaces=["/", "/chat"],
                      chat_said=lambda d: said.append(d))
@@ -140,7 +141,7 @@ async def test_namespaces_and_class_handlers(impl, transports, start_server):
 
 
 async def test_catch_all_and_runtime_handlers(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     c = await client(server.url, transports)
     try:
         assert await c.call("unknown_event", {"x": 1}, timeout=5) == ["caught", "unknown_event",
@@ -158,7 +159,7 @@ async def test_catch_all_and_runtime_handlers(impl, transports, start_server):
 
 
 async def test_connect_refused(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     for refuse, expected in [
             ("custom", {"message": "auth failed", "data": {"code": 401}}),
             ("plain", {"message": "Connection rejected by server"})]:
@@ -172,7 +173,7 @@ async def test_connect_refused(impl, transports, start_server):
 
 
 async def test_disconnect_reasons(impl, transports, start_server):
-    server = start_server(impl, APP)
+    server = start_server(impl, APP, env=FAST_PING)
     watcher = await client(server.url, transports)
     try:
         leaver = await client(server.url, transports)
@@ -195,7 +196,7 @@ async def test_disconnect_reasons(impl, transports, start_server):
 
 
 async def test_always_connect_refusal(impl, start_server):
-    server = start_server(impl, APP, env={"APP_ALWAYS_CONNECT": "1"})
+    server = start_server(impl, APP, env={"APP_ALWAYS_CONNECT": "1", **FAST_PING})
     c = await client(server.url, ["websocket"])
     try:
         assert await c.call("echo", 1, timeout=5) == 1
@@ -209,7 +210,7 @@ async def test_always_connect_refusal(impl, start_server):
 
 
 async def test_fastapi_mount(impl, start_server):
-    server = start_server(impl, APP, env={"APP_MOUNT": "1"})
+    server = start_server(impl, APP, env={"APP_MOUNT": "1", **FAST_PING})
     c = reference.AsyncClient(reconnection=False)
     await c.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"],
                     wait_timeout=10)

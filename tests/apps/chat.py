@@ -1,15 +1,16 @@
 """Black-box server app, identical for python-socketio and fastsio.
 
-Environment: APP_ALWAYS_CONNECT=1 for always_connect=True; APP_PING=interval
-(seconds, ping_timeout the same) for fast ping tests; APP_MOUNT=1 to serve it
-mounted under FastAPI at /ws/socket.io.
+Environment: APP_ALWAYS_CONNECT=1 for always_connect=True; APP_PING_INTERVAL
+and APP_PING_TIMEOUT (seconds, default 25 and 20) to shorten the ping cycle, which also bounds how long
+python-socketio's server holds a long-poll open after a client has gone;
+APP_MOUNT=1 to serve it mounted under FastAPI at /ws/socket.io.
 """
 import os
 
 from tests.apps.impl import socketio
 
-ping = float(os.environ.get("APP_PING", "0")) or None
-options = {"ping_interval": ping, "ping_timeout": ping} if ping else {}
+options = {"ping_interval": float(os.environ.get("APP_PING_INTERVAL", "25")),
+           "ping_timeout": float(os.environ.get("APP_PING_TIMEOUT", "20"))}
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
                            always_connect=os.environ.get("APP_ALWAYS_CONNECT") == "1",
                            **options)
