@@ -218,3 +218,29 @@ async def test_fastapi_mount(impl, start_server):
         assert await c.call("echo", "mounted", timeout=5) == "mounted"
     finally:
         await c.disconnect()
+
+
+async def test_ping_timeout_disconnects_a_silent_client(impl, start_server):
+    import websockets
+    server = start_server(impl, APP, env={"APP_PING_INTERVAL": "0.3",
+                                          "APP_PING_TIMEOUT": "0.5"})
+    watcher = await client(server.url, ["websocket"])
+    silent = await websockets.connect(
+        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket")
+    try:
+        await silent.recv()
+        await silent.send("40")
+        import json
+        sid = json.loads((await silent.recv())[2:])["sid"]
+        # the silent client reads but never answers PING with PONG. fastsio
+        # times the PONG out; python-socketio races that check against its
+        # websocket read timeout and may report the transport closing instead
+        reason = await watcher.call("reason_of", sid, timeout=10)
+        if impl == "fastsio":
+            assert reason == "ping timeout"
+        else:
+            assert reason in ("ping timeout", "transport close")
+        assert await watcher.call("echo", "alive", timeout=5) == "alive"
+    finally:
+        await watcher.disconnect()
+        await silent.close()

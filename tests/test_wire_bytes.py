@@ -186,3 +186,63 @@ async def test_http_error_answers(impl_pair, start_server):
                               'Socket.IO or Engine.IO protocols"')
     assert ref_out[3][5] == '"Invalid session nope"'
     assert answers["fastsio"] == ref_out
+
+
+@pytest.mark.parametrize("impl_pair", ["python-socketio-vs-fastsio"])
+async def test_origin_checks_and_payload_limit(impl_pair, start_server):
+    env = {"APP_CORS": "http://good.example,http://also.example", "APP_MAX_BUFFER": "100"}
+    answers = {}
+    for impl in ("python-socketio", "fastsio"):
+        server = start_server(impl, APP, env=env)
+        base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+        out = []
+        async with httpx.AsyncClient(timeout=10) as http:
+            for origin in ("http://evil.example", "http://good.example"):
+                r = await http.get(base, headers={"Origin": origin})
+                out.append((origin, r.status_code, r.headers.get("access-control-allow-origin"),
+                            r.headers.get("access-control-allow-credentials"),
+                            r.text if r.status_code != 200 else r.text[:9]))
+            r = await http.options(base, headers={"Origin": "http://good.example",
+                                                  "Access-Control-Request-Headers": "x-a"})
+            out.append(("preflight", r.status_code, sorted(
+                (k, v) for k, v in r.headers.items() if k.startswith("access-control")), r.text))
+        answers[impl] = out
+        ws_refused = None
+        try:
+            async with websockets.connect(
+                    f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket",
+                    origin="http://evil.example"):
+                ws_refused = False
+        except websockets.exceptions.InvalidStatus as exc:
+            ws_refused = exc.response.status_code
+        answers[impl].append(("websocket from a bad origin", ws_refused))
+    ref = answers["python-socketio"]
+    assert ref[0] == ("http://evil.example", 400, None, "true",
+                      '"http://evil.example is not an accepted origin."')
+    assert ref[1] == ("http://good.example", 200, "http://good.example", "true", '0{"sid":"')
+    assert ref[3] == ("websocket from a bad origin", 403)
+    assert answers["fastsio"] == ref
+
+
+async def test_payload_limit(start_server):
+    """A POST over max_http_buffer_size gets 400 and ends the session (the
+    reference server answers the same, but only once the session's queue has
+    been read, so a client that stops polling waits forever: not compared);
+    a websocket message over the limit closes that connection."""
+    server = start_server("fastsio", APP, env={"APP_MAX_BUFFER": "100"})
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = json.loads((await http.get(base)).text[1:])["sid"]
+        r = await http.post(f"{base}&sid={sid}", content="4" + "x" * 200)
+        assert (r.status_code, r.text) == (400, '"Bad Request"')
+        r = await http.get(f"{base}&sid={sid}")
+        assert (r.status_code, r.text) == (400, f'"Invalid session {sid}"')
+    async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket") as ws:
+        await ws.recv()
+        await ws.send("40")
+        assert (await ws.recv()).startswith("40{")
+        await ws.send('42["echo","' + "x" * 200 + '"]')
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            while True:
+                assert (await asyncio.wait_for(ws.recv(), 5)) in ("2",)

@@ -3,7 +3,9 @@
 Environment: APP_ALWAYS_CONNECT=1 for always_connect=True; APP_PING_INTERVAL
 and APP_PING_TIMEOUT (seconds, default 25 and 20) to shorten the ping cycle, which also bounds how long
 python-socketio's server holds a long-poll open after a client has gone;
-APP_MOUNT=1 to serve it mounted under FastAPI at /ws/socket.io.
+APP_MOUNT=1 to serve it mounted under FastAPI at /ws/socket.io; APP_CORS, a
+comma-separated list of allowed origins (default '*'); APP_MAX_BUFFER, the
+max_http_buffer_size.
 """
 import os
 
@@ -11,7 +13,10 @@ from tests.apps.impl import socketio
 
 options = {"ping_interval": float(os.environ.get("APP_PING_INTERVAL", "25")),
            "ping_timeout": float(os.environ.get("APP_PING_TIMEOUT", "20"))}
-sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
+cors = os.environ.get("APP_CORS", "*")
+options["max_http_buffer_size"] = int(os.environ.get("APP_MAX_BUFFER", "1000000"))
+sio = socketio.AsyncServer(async_mode="asgi",
+                           cors_allowed_origins=cors if cors == "*" else cors.split(","),
                            always_connect=os.environ.get("APP_ALWAYS_CONNECT") == "1",
                            **options)
 reasons = {}
