@@ -1,3 +1,7 @@
+/* Standard base64 (RFC 4648 section 4). See base64.h for the contract.
+ * Decoding is stricter than Python's base64.b64decode: characters outside
+ * the alphabet are errors rather than skipped. Like Python, the unused low
+ * bits of the last group are not required to be zero. */
 #include "base64.h"
 
 static const char B64_ALPHABET[] =
@@ -5,22 +9,24 @@ static const char B64_ALPHABET[] =
 
 int fio_b64_encode(const unsigned char *src, size_t n, fio_buf *out)
 {
-    if (fio_buf_reserve(out, (n + 2) / 3 * 4) < 0)
+    size_t groups = n / 3 + (n % 3 != 0);
+    if (groups > ((size_t)-1) / 4 || fio_buf_reserve(out, groups * 4) < 0)
         return -1;
     char *p = out->data + out->len;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)src[i] << 16 | (unsigned)src[i + 1] << 8 | src[i + 2];
+        unsigned long v = (unsigned long)src[i] << 16 | (unsigned long)src[i + 1] << 8 | src[i + 2];
         *p++ = B64_ALPHABET[v >> 18];
         *p++ = B64_ALPHABET[(v >> 12) & 63];
         *p++ = B64_ALPHABET[(v >> 6) & 63];
         *p++ = B64_ALPHABET[v & 63];
     }
     if (i < n) {
-        unsigned v = (unsigned)src[i] << 16 | (i + 1 < n ? (unsigned)src[i + 1] << 8 : 0);
+        int two = i + 1 < n;
+        unsigned long v = (unsigned long)src[i] << 16 | (two ? (unsigned long)src[i + 1] << 8 : 0);
         *p++ = B64_ALPHABET[v >> 18];
         *p++ = B64_ALPHABET[(v >> 12) & 63];
-        *p++ = i + 1 < n ? B64_ALPHABET[(v >> 6) & 63] : '=';
+        *p++ = two ? B64_ALPHABET[(v >> 6) & 63] : '=';
         *p++ = '=';
     }
     out->len = (size_t)(p - out->data);
@@ -28,7 +34,8 @@ int fio_b64_encode(const unsigned char *src, size_t n, fio_buf *out)
     return 0;
 }
 
-static int b64_value(char c)
+/* The 6-bit value of an alphabet character, -1 for anything else ('=' too). */
+static int b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -43,34 +50,39 @@ static int b64_value(char c)
     return -1;
 }
 
+/* On error nothing is appended (out->len is unchanged). Padding ('=' or
+ * "==") is accepted only at the end of the last group. */
 int fio_b64_decode(const char *src, size_t n, fio_buf *out)
 {
     if (n % 4 != 0)
         return -1;
     if (fio_buf_reserve(out, n / 4 * 3) < 0)
         return -2;
-    unsigned char *p = (unsigned char *)out->data + out->len;
+    unsigned char *start = (unsigned char *)out->data + out->len;
+    unsigned char *p = start;
     for (size_t i = 0; i < n; i += 4) {
-        int last = i + 4 == n;
+        const unsigned char *g = (const unsigned char *)src + i;
         int pad = 0;
-        if (last && src[i + 3] == '=')
-            pad = src[i + 2] == '=' ? 2 : 1;
-        int v[4];
-        for (int k = 0; k < 4 - pad; k++) {
-            v[k] = b64_value(src[i + (size_t)k]);
-            if (v[k] < 0)
-                return -1;
+        if (i + 4 == n && g[3] == '=')
+            pad = g[2] == '=' ? 2 : 1;
+        unsigned long w = 0;
+        for (int k = 0; k < 4; k++) {
+            int v = k < 4 - pad ? b64_value(g[k]) : 0;
+            if (v < 0)
+                goto invalid;
+            w = w << 6 | (unsigned long)v;
         }
-        for (int k = 4 - pad; k < 4; k++)
-            v[k] = 0;
-        unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         *p++ = (unsigned char)(w >> 16);
         if (pad < 2)
             *p++ = (unsigned char)(w >> 8);
         if (pad < 1)
             *p++ = (unsigned char)w;
     }
-    out->len = (size_t)((char *)p - out->data);
+    out->len += (size_t)(p - start);
     out->data[out->len] = '\0';
     return 0;
+
+invalid:
+    out->data[out->len] = '\0';   /* drop the partial output */
+    return -1;
 }
