@@ -623,14 +623,15 @@ class EngineServer:
                 if drained is None:
                     break
                 frames, overflowed = drained
+                if overflowed:
+                    # the queue may end inside a packet: send none of it
+                    s.overflow()
+                    break
                 for f in frames:
                     if isinstance(f, str):
                         await send({"type": "websocket.send", "text": f})
                     else:
                         await send({"type": "websocket.send", "bytes": f})
-                if overflowed:
-                    s.overflow()
-                    break
                 if s.closed and not frames:
                     break
                 if not frames:
