@@ -6,6 +6,7 @@ so one module serves every variant:
 
   APP_ALWAYS_CONNECT=1   always_connect=True
   APP_PING=<seconds>     ping_interval = ping_timeout = <seconds>
+  APP_PING_INTERVAL / APP_PING_TIMEOUT   the two separately
   APP_CORS=<json>        cors_allowed_origins (e.g. '"*"' or '["http://ok.test"]');
                          unset -> the library default (same origin only)
   APP_CORS_CREDENTIALS=0 cors_credentials=False
@@ -26,6 +27,10 @@ options = {}
 if os.environ.get("APP_PING"):
     options["ping_interval"] = float(os.environ["APP_PING"])
     options["ping_timeout"] = float(os.environ["APP_PING"])
+if os.environ.get("APP_PING_INTERVAL"):
+    options["ping_interval"] = float(os.environ["APP_PING_INTERVAL"])
+if os.environ.get("APP_PING_TIMEOUT"):
+    options["ping_timeout"] = float(os.environ["APP_PING_TIMEOUT"])
 if os.environ.get("APP_CORS"):
     options["cors_allowed_origins"] = json.loads(os.environ["APP_CORS"])
 if os.environ.get("APP_CORS_CREDENTIALS") == "0":
@@ -99,12 +104,12 @@ async def echo(sid, *args):
 
 
 @sio.event
-async def echo_one(sid, data):
+async def echo_one(sid, data=None):
     return data
 
 
 @sio.event
-async def no_return(sid, data):
+async def no_return(sid, *args):
     return None
 
 
