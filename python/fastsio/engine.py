@@ -74,7 +74,9 @@ class Session:
         self.pong_deadline = None
         if not self.closing and not self.closed:
             self.engine.logger.info("%s: Client is gone, closing socket", self.sid)
-            self.engine.spawn(self.close(Reason.PING_TIMEOUT, abort=False))
+            # no CLOSE packet: python-engineio's goes unsent here, and the
+            # transport closes right after the PING
+            self.engine.spawn(self.close(Reason.PING_TIMEOUT, abort=True))
 
     def on_pong(self):
         if self.pong_deadline is not None:
