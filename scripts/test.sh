@@ -6,19 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-need_apt=()
-for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev; do
-    pkg-config --exists "${pc%%:*}" 2>/dev/null || need_apt+=("${pc##*:}")
-done
-command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-command -v gcc >/dev/null || need_apt+=(gcc)
-command -v node >/dev/null || need_apt+=(nodejs)
-command -v npm >/dev/null || need_apt+=(npm)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
-fi
+. scripts/system_deps.sh
 
 python3 -m pip install -q -r tests/requirements.txt
 (cd tests/js && npm install --no-audit --no-fund --loglevel=error)

@@ -12,11 +12,11 @@ import base64
 import gzip
 import logging
 import secrets
-import time
 import urllib.parse
 import zlib
 
 from . import _core
+from .handlers import resolve_logger
 
 OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP = range(7)
 
@@ -212,13 +212,7 @@ class EngineServer:
             if not transports:
                 raise ValueError("No valid transports provided")
         self.transports = list(transports or self.valid_transports)
-        if not isinstance(logger, bool):
-            self.logger = logger
-        else:
-            self.logger = default_logger
-            if self.logger.level == logging.NOTSET:
-                self.logger.setLevel(logging.INFO if logger else logging.ERROR)
-                self.logger.addHandler(logging.StreamHandler())
+        self.logger = resolve_logger(logger, default_logger)
         self.sockets = {}           # eio sid -> Session
         self.by_conn = {}           # hub connection id -> Session
         self.sequence_number = 0
@@ -464,17 +458,24 @@ class EngineServer:
             cookie += "; " + key if value is True else "; " + key + "=" + value
         return cookie
 
-    async def _get(self, environ, sid, transport, upgrade, jsonp_index):
-        s = self.sockets.get(sid)
+    def _http_session(self, sid):
+        """(session, None) for an HTTP request on sid, or (None, error answer)."""
+        s = self.sockets.get(sid) if sid is not None else None
         if s is None or s.released:
             self.log_error_once(f"Invalid session {sid}", "bad-sid")
-            return self._bad_request(f"Invalid session {sid}")
+            return None, self._bad_request(f"Invalid session {sid}")
         if not s.connected:
             self.log_error_once(f"Socket for session {sid} is not connected", "not-connected")
-            return self._bad_request("Not connected")
+            return None, self._bad_request("Not connected")
         if s.upgraded:
             self.log_error_once(f"Unexpected HTTP request for session {sid}", "unexpected-http")
-            return self._bad_request("Unexpected HTTP request")
+            return None, self._bad_request("Unexpected HTTP request")
+        return s, None
+
+    async def _get(self, environ, sid, transport, upgrade, jsonp_index):
+        s, error = self._http_session(sid)
+        if error is not None:
+            return error
         if transport != "polling" and transport != upgrade:
             self.log_error_once(f"Invalid transport for session {sid}", "bad-transport")
             return self._bad_request("Invalid transport")
@@ -513,16 +514,9 @@ class EngineServer:
                 return self._bad_request()
 
     async def _post(self, environ, sid, jsonp_index):
-        s = self.sockets.get(sid) if sid is not None else None
-        if s is None or s.released:
-            self.log_error_once(f"Invalid session {sid}", "bad-sid")
-            return self._bad_request(f"Invalid session {sid}")
-        if not s.connected:
-            self.log_error_once(f"Socket for session {sid} is not connected", "not-connected")
-            return self._bad_request("Not connected")
-        if s.upgraded:
-            self.log_error_once(f"Unexpected HTTP request for session {sid}", "unexpected-http")
-            return self._bad_request("Unexpected HTTP request")
+        s, error = self._http_session(sid)
+        if error is not None:
+            return error
         try:
             length = int(environ.get("CONTENT_LENGTH", "0"))
         except ValueError:

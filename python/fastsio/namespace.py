@@ -1,6 +1,5 @@
 """Class-based namespaces: AsyncNamespace, as in python-socketio."""
-import asyncio
-import inspect
+from .handlers import invoke_handler
 
 
 class AsyncNamespace:
@@ -25,18 +24,7 @@ class AsyncNamespace:
         handler = getattr(self, "on_" + (event or ""), None)
         if handler is None:
             return None
-        try:
-            try:
-                ret = handler(*args)
-            except TypeError:
-                if event != "disconnect":
-                    raise
-                ret = handler(*args[:-1])
-            if inspect.isawaitable(ret):
-                ret = await ret
-        except asyncio.CancelledError:
-            ret = None
-        return ret
+        return await invoke_handler(handler, event, args)
 
     def rooms(self, sid, namespace=None):
         return self.server.rooms(sid, namespace=namespace or self.namespace)

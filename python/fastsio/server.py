@@ -5,11 +5,11 @@ handler inline, event handlers in their own task when async_handlers is True.
 Handler exceptions are logged; they never end the connection loop.
 """
 import asyncio
-import inspect
 import logging
 
 from . import _core, exceptions, packet
 from .engine import EngineServer, Reason
+from .handlers import invoke_handler, resolve_logger
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
 
@@ -70,13 +70,7 @@ class AsyncServer:
         self.namespace_handlers = {}
         self.not_handled = object()
         self._binary_packet = {}
-        if not isinstance(logger, bool):
-            self.logger = logger
-        else:
-            self.logger = default_logger
-            if self.logger.level == logging.NOTSET:
-                self.logger.setLevel(logging.INFO if logger else logging.ERROR)
-                self.logger.addHandler(logging.StreamHandler())
+        self.logger = resolve_logger(logger, default_logger)
         self.manager = client_manager if client_manager is not None else AsyncManager()
         self.manager.set_server(self)
         self.manager_initialized = False
@@ -464,18 +458,7 @@ class AsyncServer:
     async def _trigger_event(self, event, namespace, *args):
         handler, args = self._get_event_handler(event, namespace, args)
         if handler is not None:
-            try:
-                try:
-                    ret = handler(*args)
-                except TypeError:
-                    if event != "disconnect":
-                        raise
-                    ret = handler(*args[:-1])
-                if inspect.isawaitable(ret):
-                    ret = await ret
-            except asyncio.CancelledError:
-                ret = None
-            return ret
+            return await invoke_handler(handler, event, args)
         handler, args = self._get_namespace_handler(namespace, args)
         if handler is not None:
             return await handler.trigger_event(event, *args)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fastsio builds and tests with, when missing:
+# the C libraries (pkg-config names them), a compiler, node and npm.
+# Sourced by scripts/demo.sh and scripts/test.sh.
+need_apt=()
+for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev; do
+    pkg-config --exists "${pc%%:*}" 2>/dev/null || need_apt+=("${pc##*:}")
+done
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
