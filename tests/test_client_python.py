@@ -149,6 +149,11 @@ async def connect_refused(c, url, transport, **kw):
     return exc.value
 
 
+def own(sid, *rooms):
+    """What the app's join/leave/whoami return: own room first, rest sorted."""
+    return [sid] + sorted(rooms)
+
+
 async def raw_ws(port, path="/socket.io/"):
     """A raw websocket Engine.IO client; returns (ws, socket.io sid on '/')."""
     ws = await websockets.connect(
@@ -320,10 +325,10 @@ async def test_rooms_and_targeted_emits(server, transport, clients):
     a, b = cl["a"], cl["b"]
     tag = f"{transport}"
     r1, r2 = f"r1-{tag}", f"r2-{tag}"
-    assert await a.call("join", r1, timeout=T) == sorted([sid["a"], r1])
-    assert await b.call("join", r1, timeout=T) == sorted([sid["b"], r1])
-    assert await b.call("join", r2, timeout=T) == sorted([sid["b"], r1, r2])
-    assert await cl["c"].call("join", r2, timeout=T) == sorted([sid["c"], r2])
+    assert await a.call("join", r1, timeout=T) == own(sid["a"], r1)
+    assert await b.call("join", r1, timeout=T) == own(sid["b"], r1)
+    assert await b.call("join", r2, timeout=T) == own(sid["b"], r1, r2)
+    assert await cl["c"].call("join", r2, timeout=T) == own(sid["c"], r2)
 
     assert await a.call("participants", {"room": r1}, timeout=T) == sorted([sid["a"], sid["b"]])
     assert await a.call("room_members", {"room": r2}, timeout=T) == sorted([sid["b"], sid["c"]])
@@ -359,7 +364,7 @@ async def test_rooms_and_targeted_emits(server, transport, clients):
     got = await shout_and_collect({"data": 6})
     assert got == {"a": [6], "b": [6], "c": [6]}
 
-    assert await b.call("leave", r1, timeout=T) == sorted([sid["b"], r2])
+    assert await b.call("leave", r1, timeout=T) == own(sid["b"], r2)
     assert await a.call("participants", {"room": r1}, timeout=T) == [sid["a"]]
     assert await shout_and_collect({"to": r1, "data": 7}) == {"a": [7], "b": [], "c": []}
 
@@ -385,7 +390,7 @@ async def test_room_membership_cleared_on_disconnect(server, clients):
 
 async def test_auth_room_on_connect(server, transport, clients):
     a = await clients(server.url, transport, auth={"room": "from-auth"})
-    assert (await a.call("whoami", timeout=T))["rooms"] == sorted([a.get_sid(), "from-auth"])
+    assert (await a.call("whoami", timeout=T))["rooms"] == [a.get_sid(), "from-auth"]
 
 
 # --------------------------------------------------------------- namespaces
@@ -400,7 +405,7 @@ async def test_namespaces(server, transport, clients):
     assert b.get_sid("/") is None
 
     me = await a.call("whoami", namespace="/chat", timeout=T)
-    assert me == {"sid": a_chat, "rooms": sorted([a_chat, "chatters"]), "namespace": "/chat"}
+    assert me == {"sid": a_chat, "rooms": [a_chat, "chatters"], "namespace": "/chat"}
     assert await a.call("echo", ("x", [1]), namespace="/chat", timeout=T) == ("x", [1])
     assert b_chat in await a.call("participants", {"ns": "/chat", "room": "chatters"}, timeout=T)
 

@@ -49,6 +49,12 @@ reasons = {}
 connected = []
 
 
+def own_rooms(sid, rooms):
+    """A sid's rooms with its own room first, the rest sorted (sids are random,
+    so a plain sort would order them differently from run to run)."""
+    return [sid] + sorted(r for r in rooms if r != sid)
+
+
 async def wait_reason(namespace, sid, timeout=5.0):
     for _ in range(int(timeout / 0.02)):
         if (namespace, sid) in reasons:
@@ -84,7 +90,7 @@ async def disconnect(sid, reason):
 @sio.event
 async def whoami(sid):
     session = await sio.get_session(sid)
-    return {"sid": sid, "rooms": sorted(sio.rooms(sid)),
+    return {"sid": sid, "rooms": own_rooms(sid, sio.rooms(sid)),
             "transport": sio.transport(sid), "session": session}
 
 
@@ -128,13 +134,13 @@ async def send_me(sid, data):
 @sio.event
 async def join(sid, room):
     await sio.enter_room(sid, room)
-    return sorted(sio.rooms(sid))
+    return own_rooms(sid, sio.rooms(sid))
 
 
 @sio.event
 async def leave(sid, room):
     await sio.leave_room(sid, room)
-    return sorted(sio.rooms(sid))
+    return own_rooms(sid, sio.rooms(sid))
 
 
 @sio.event
@@ -145,8 +151,13 @@ async def close(sid, room):
 
 @sio.event
 async def participants(sid, spec):
+    """Sorted sids in a room; with spec["ask"] = [sid, ...] instead a list of
+    booleans (is that sid a participant), plus the count."""
     ns = spec.get("ns", "/")
-    return sorted(s for s, _ in sio.manager.get_participants(ns, spec["room"]))
+    sids = sorted(s for s, _ in sio.manager.get_participants(ns, spec["room"]))
+    if "ask" in spec:
+        return {"in": [s in sids for s in spec["ask"]], "count": len(sids)}
+    return sids
 
 
 @sio.event
@@ -279,7 +290,7 @@ class Chat(socketio.AsyncNamespace):
         return "ok"
 
     async def on_whoami(self, sid):
-        return {"sid": sid, "rooms": sorted(self.rooms(sid)),
+        return {"sid": sid, "rooms": own_rooms(sid, self.rooms(sid)),
                 "namespace": self.namespace}
 
     async def on_echo(self, sid, *args):
