@@ -101,7 +101,7 @@ class WS:
                 f = await asyncio.wait_for(self.ws.recv(), timeout)
                 self.t.add(self.name, "recv", f)
         except websockets.ConnectionClosed:
-            rcvd = self.ws.close_rcvd
+            rcvd = self.ws.protocol.close_rcvd   # None: no close frame received
             self.t.add(self.name, "closed", rcvd.code if rcvd else None)
         except asyncio.TimeoutError:
             self.t.add(self.name, f"still open after {timeout}s")
