@@ -36,7 +36,7 @@ class Session:
 
     __slots__ = ("engine", "sid", "conn", "environ", "transport", "connected",
                  "upgrading", "upgraded", "closing", "closed", "session", "wake",
-                 "ping_timer", "pong_deadline", "released", "ws_send")
+                 "ping_timer", "pong_deadline", "released", "ws_send", "keep_transport")
 
     def __init__(self, engine, sid, conn, environ, transport):
         self.engine = engine
@@ -55,6 +55,8 @@ class Session:
         self.ping_timer = None
         self.pong_deadline = None
         self.ws_send = None     # the ASGI send of the websocket, once upgraded
+        self.keep_transport = False  # client sent CLOSE: its websocket stays
+                                     # open until the client closes it
 
     # -- pings: one timer handle per session, no task --
 
@@ -129,6 +131,7 @@ class Session:
         elif ptype == UPGRADE:
             self.push_control(NOOP)
         elif ptype == CLOSE:
+            self.keep_transport = True
             await self.close(Reason.CLIENT_DISCONNECT, abort=True)
         else:
             raise ValueError(f"unexpected packet type {ptype}")
@@ -248,11 +251,8 @@ class EngineServer:
                 s.overflow()
 
     def release_later(self, s):
-        """Releases a closed polling session once a GET has taken its queue,
-        or after ping_timeout if the client never comes back."""
-        if self.hub.queued(s.conn) <= 0:
-            s.release()
-            return
+        """Releases a closed polling session after ping_timeout, unless a
+        request for it comes first (see _http_session)."""
         asyncio.get_running_loop().call_later(max(self.ping_timeout, 1), s.release)
 
     def log_error_once(self, message, key):
@@ -464,6 +464,10 @@ class EngineServer:
         if s is None or s.released:
             self.log_error_once(f"Invalid session {sid}", "bad-sid")
             return None, self._bad_request(f"Invalid session {sid}")
+        if s.closed:
+            s.release()
+            self.log_error_once(f"'Session is disconnected' {sid}", "bad-sid")
+            return None, self._bad_request(f"'Session is disconnected' {sid}")
         if not s.connected:
             self.log_error_once(f"Socket for session {sid} is not connected", "not-connected")
             return None, self._bad_request("Not connected")
@@ -586,7 +590,7 @@ class EngineServer:
         writer = asyncio.ensure_future(self._ws_writer(s, send))
         reason = Reason.TRANSPORT_CLOSE
         try:
-            while not s.closed:
+            while not s.closed or s.keep_transport:
                 data = await next_message()
                 if data is None:
                     break
@@ -600,6 +604,7 @@ class EngineServer:
                     self.logger.exception("Unknown receive error")
         finally:
             await s.close(reason, abort=True)
+            s.keep_transport = False
             s.wake.set()
             try:
                 await writer
@@ -628,7 +633,7 @@ class EngineServer:
                         await send({"type": "websocket.send", "text": f})
                     else:
                         await send({"type": "websocket.send", "bytes": f})
-                if s.closed and not frames:
+                if s.closed and not frames and not s.keep_transport:
                     break
                 if not frames:
                     await s.wake.wait()
