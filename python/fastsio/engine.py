@@ -34,16 +34,15 @@ class Reason:
 class Session:
     """One Engine.IO session: its C queue id, state flags and timers."""
 
-    __slots__ = ("engine", "sid", "conn", "environ", "transport", "connected",
+    __slots__ = ("engine", "sid", "conn", "environ", "connected",
                  "upgrading", "upgraded", "closing", "closed", "session", "wake",
                  "ping_timer", "pong_deadline", "released", "ws_send", "keep_transport")
 
-    def __init__(self, engine, sid, conn, environ, transport):
+    def __init__(self, engine, sid, conn, environ):
         self.engine = engine
         self.sid = sid
         self.conn = conn
         self.environ = environ
-        self.transport = transport
         self.connected = False
         self.upgrading = False
         self.upgraded = False
@@ -280,11 +279,8 @@ class EngineServer:
 
     # -- responses --
 
-    def _dumps(self, value):
-        return self.json_dumps(value)
-
     def _bad_request(self, message=None):
-        body = self._dumps(message if message is not None else "Bad Request")
+        body = self.json_dumps(message if message is not None else "Bad Request")
         return HTTPResponse(400, [("Content-Type", "text/plain")], body.encode("utf-8"))
 
     def _ok_text(self, body, headers=None, jsonp_index=None):
@@ -427,7 +423,7 @@ class EngineServer:
     async def _handshake(self, environ, transport, jsonp_index):
         sid = self.generate_id()
         conn = self.hub.open(sid)
-        s = Session(self, sid, conn, environ, transport)
+        s = Session(self, sid, conn, environ)
         self.sockets[sid] = s
         self.by_conn[conn] = s
         upgrades = (self.allow_upgrades and transport != "websocket"
@@ -585,7 +581,6 @@ class EngineServer:
         else:
             s.connected = True
             s.upgraded = True
-        s.transport = "websocket"
         s.ws_send = send
         writer = asyncio.ensure_future(self._ws_writer(s, send))
         reason = Reason.TRANSPORT_CLOSE
