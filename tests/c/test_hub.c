@@ -15,19 +15,7 @@
 #include "hub.h"
 #include "strmap.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (cond) {                                              \
-            passed++;                                            \
-        } else {                                                 \
-            failed++;                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-            printf(__VA_ARGS__);                                 \
-            printf("\n");                                        \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 static fio_str S(const char *s)
 {
@@ -1437,6 +1425,5 @@ int main(int argc, char **argv)
     test_model(7u, 30000);
     test_scale();
     test_threads();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }
