@@ -37,6 +37,10 @@ def library_flags():
     return pkg_config("--cflags", *names), pkg_config("--libs", *names)
 
 
+# csrc/core: codecs, hub, inbox (no Python.h); csrc/redis: hiredis client,
+# pub/sub envelope, near cache (no Python.h); csrc/py: the binding layer only.
+SOURCE_DIRS = ("core", "redis", "py")
+
 cflags, libs = library_flags()
 extra_compile = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"] + cflags
 extra_link = list(libs) + ["-lpthread"]
@@ -49,8 +53,8 @@ setup(
     ext_modules=[
         Extension(
             "fastsio._core",
-            sources=sorted(glob.glob("csrc/*.c")),
-            include_dirs=["csrc"],
+            sources=sorted(glob.glob("csrc/*/*.c")),
+            include_dirs=[f"csrc/{d}" for d in SOURCE_DIRS],
             extra_compile_args=extra_compile,
             extra_link_args=extra_link,
         )

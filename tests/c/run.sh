@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Builds and runs every tests/c/test_*.c against the C core (csrc/*.c without
-# the Python binding files) under ASan/UBSan. Exit status: 0 only if all pass.
+# Builds and runs every tests/c/test_*.c against the C core (csrc/core and
+# csrc/redis: everything but the Python binding in csrc/py) under ASan/UBSan.
+# Tests that need a Redis server read FASTSIO_TEST_REDIS_PORT (the pytest
+# wrapper starts one) and skip themselves without it.
+# Exit status: 0 only if all pass.
 set -euo pipefail
+shopt -s nullglob
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FASTSIO_CTEST_OUT:-$root/build/ctest}
 mkdir -p "$out"
-core=()
-for f in "$root"/csrc/*.c; do
-    case "$(basename "$f")" in module.c|py_*.c) ;; *) core+=("$f") ;; esac
-done
+core=("$root"/csrc/core/*.c "$root"/csrc/redis/*.c)
 cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer
-        -fsanitize=address,undefined -fno-sanitize-recover=all -I"$root/csrc")
+        -fsanitize=address,undefined -fno-sanitize-recover=all
+        -I"$root/csrc/core" -I"$root/csrc/redis" $(pkg-config --cflags hiredis))
+libs=($(pkg-config --libs hiredis) -lpthread)
 status=0
 for t in "$here"/test_*.c; do
     name=$(basename "$t" .c)
-    gcc "${cflags[@]}" -o "$out/$name" "$t" "${core[@]}" -lpthread
+    gcc "${cflags[@]}" -o "$out/$name" "$t" "${core[@]}" "${libs[@]}"
     if "$out/$name" "$here/corpus"; then echo "PASS $name"; else echo "FAIL $name"; status=1; fi
 done
 exit $status
