@@ -5,6 +5,7 @@ reference) and against fastsio. The app modules under tests/apps/ pick the
 implementation from the FASTSIO_TEST_IMPL environment variable.
 """
 import contextlib
+import signal
 import os
 import socket
 import subprocess
@@ -101,3 +102,57 @@ def start_server():
     yield start
     for s in started:
         s.stop()
+
+
+class RedisServer:
+    """A redis-server process on a free loopback port, no persistence.
+    stop() kills it (an outage), start() brings it back on the same port,
+    pause()/resume() freeze it with SIGSTOP/SIGCONT (Redis alive, not answering)."""
+
+    def __init__(self, extra_args=()):
+        self.port = free_port()
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--loglevel", "warning", *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited at start")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def client(self):
+        """A plain redis-py client (the reference Open WebUI itself uses)."""
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    yield server
+    if server.proc.poll() is None:
+        server.resume()
+    server.stop()

@@ -733,6 +733,18 @@ int fio_hub_room_names(fio_hub *h, fio_str ns, fio_name_fn fn, void *ctx)
     return rc;
 }
 
+size_t fio_hub_room_size(fio_hub *h, fio_str ns, fio_str name)
+{
+    size_t size = 0;
+    pthread_mutex_lock(&h->mu);
+    nspace *n = ns_get(h, ns);
+    room *r = n ? fio_strmap_get(&n->rooms, name.p, name.n) : NULL;
+    if (r)
+        size = r->n;
+    pthread_mutex_unlock(&h->mu);
+    return size;
+}
+
 /* ---- fan-out ---- */
 
 struct fanout {

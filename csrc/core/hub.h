@@ -83,6 +83,8 @@ int fio_hub_members(fio_hub *h, fio_str ns, const fio_str *rooms, size_t nrooms,
 int fio_hub_rooms_of(fio_hub *h, fio_str ns, fio_str sid, fio_name_fn fn, void *ctx);
 int fio_hub_namespaces(fio_hub *h, fio_name_fn fn, void *ctx);  /* namespaces with >= 1 member */
 int fio_hub_room_names(fio_hub *h, fio_str ns, fio_name_fn fn, void *ctx);  /* non-empty rooms */
+/* Members in the room (0 when the room or namespace does not exist). */
+size_t fio_hub_room_size(fio_hub *h, fio_str ns, fio_str room);
 
 /* ---- fan-out ---- */
 /* Queues the same frames on every member of the union of rooms (whole

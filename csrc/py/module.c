@@ -262,6 +262,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (fastsio_add_hub_type(module, st) < 0)
         return -1;
+    if (fastsio_add_redis_types(module, st) < 0)
+        return -1;
     if (PyModule_AddIntConstant(module, "MAX_ATTACHMENTS", SIO_MAX_ATTACHMENTS) < 0)
         return -1;
     return 0;
@@ -270,16 +272,24 @@ static int module_exec(PyObject *module)
 static int module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     fastsio_state *st = PyModule_GetState(module);
-    if (st)
+    if (st) {
         Py_VISIT(st->hub_type);
+        Py_VISIT(st->redis_client_type);
+        Py_VISIT(st->cached_hash_type);
+        Py_VISIT(st->redis_error);
+    }
     return 0;
 }
 
 static int module_clear(PyObject *module)
 {
     fastsio_state *st = PyModule_GetState(module);
-    if (st)
+    if (st) {
         Py_CLEAR(st->hub_type);
+        Py_CLEAR(st->redis_client_type);
+        Py_CLEAR(st->cached_hash_type);
+        Py_CLEAR(st->redis_error);
+    }
     return 0;
 }
 
@@ -296,7 +306,7 @@ static PyModuleDef_Slot module_slots[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "fastsio._core",
-    .m_doc = "fastsio C core: Engine.IO/Socket.IO codecs, rooms and outbound queues.",
+    .m_doc = "fastsio C core: Engine.IO/Socket.IO codecs, rooms, outbound queues and Redis.",
     .m_size = sizeof(fastsio_state),
     .m_methods = module_methods,
     .m_slots = module_slots,

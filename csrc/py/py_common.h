@@ -12,10 +12,32 @@
 
 typedef struct {
     PyTypeObject *hub_type;
+    PyTypeObject *redis_client_type;
+    PyTypeObject *cached_hash_type;
+    PyObject *redis_error;          /* fastsio._core.RedisError */
 } fastsio_state;
 
 /* Adds the Hub type to the module and stores it in the module state. 0 / -1. */
 int fastsio_add_hub_type(PyObject *module, fastsio_state *st);
+/* Adds RedisClient, CachedHash, RedisError and the KIND_* constants. 0 / -1. */
+int fastsio_add_redis_types(PyObject *module, fastsio_state *st);
+int fastsio_add_cache_type(PyObject *module, fastsio_state *st);
+
+/* The fio_hub of a fastsio._core.Hub object (borrowed: valid while the object
+ * lives); NULL with TypeError for anything else. */
+fio_hub *fastsio_hub_of(PyObject *hub_obj);
+
+/* Redis replies (csrc/py/py_redis.c): a reply as a Python object (bulk ->
+ * bytes, status -> str, integer -> int, nil -> None, array -> list, error ->
+ * a RedisError instance, not raised). New ref or NULL with an exception. */
+struct redisReply;
+PyObject *fastsio_reply_object(PyObject *module, const struct redisReply *r);
+/* ConnectionError / TimeoutError instance for a client failure string. */
+PyObject *fastsio_redis_failure(const char *err);
+/* The near cache of a RedisClient made with tracking; NULL with
+ * ConnectionError when closed or made without tracking. */
+struct fio_cache;
+struct fio_cache *fastsio_client_cache(PyObject *client);
 
 /* A str as UTF-8 (borrowed from the str's cache) or bytes as is; TypeError
  * otherwise. 0 / -1 with an exception set. */

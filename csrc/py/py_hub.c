@@ -550,6 +550,18 @@ static PyObject *Hub_room_names(HubObject *self, PyObject *arg)
     return collect_names(self, arg, NULL, fio_hub_room_names, NULL);
 }
 
+/* room_size(ns, room) -> number of members (0 when the room does not exist) */
+static PyObject *Hub_room_size(HubObject *self, PyObject *args)
+{
+    PyObject *nso, *roomo;
+    fio_str ns, room;
+    if (!PyArg_ParseTuple(args, "UU:room_size", &nso, &roomo))
+        return NULL;
+    if (fastsio_as_str(nso, &ns) < 0 || fastsio_as_str(roomo, &room) < 0)
+        return NULL;
+    return PyLong_FromSize_t(fio_hub_room_size(self->hub, ns, room));
+}
+
 /* namespaces() -> list of namespaces with members */
 static PyObject *Hub_namespaces(HubObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -702,6 +714,7 @@ static PyMethodDef Hub_methods[] = {
     {"members", (PyCFunction)Hub_members, METH_VARARGS, "members(ns, rooms) -> [(sid, eio_sid)]"},
     {"rooms_of", (PyCFunction)Hub_rooms_of, METH_VARARGS, "rooms_of(ns, sid) -> [room]"},
     {"room_names", (PyCFunction)Hub_room_names, METH_O, "room_names(ns) -> [room]"},
+    {"room_size", (PyCFunction)Hub_room_size, METH_VARARGS, "room_size(ns, room) -> int"},
     {"namespaces", (PyCFunction)Hub_namespaces, METH_NOARGS, "namespaces() -> [ns]"},
     {"emit", (PyCFunction)Hub_emit, METH_VARARGS,
      "emit(ns, rooms, skip, items) -> (recipients, woken ids, overflowed ids)"},
@@ -723,6 +736,20 @@ static PyType_Spec Hub_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Hub_slots,
 };
+
+fio_hub *fastsio_hub_of(PyObject *hub_obj)
+{
+    /* Hub cannot be subclassed, so its heap type identifies it */
+    PyTypeObject *tp = Py_TYPE(hub_obj);
+    PyObject *module = PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) ? PyType_GetModule(tp) : NULL;
+    fastsio_state *st = module ? PyModule_GetState(module) : NULL;
+    if (!st || tp != st->hub_type) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "expected a fastsio._core.Hub");
+        return NULL;
+    }
+    return ((HubObject *)hub_obj)->hub;
+}
 
 int fastsio_add_hub_type(PyObject *module, fastsio_state *st)
 {

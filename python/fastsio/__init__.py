@@ -9,9 +9,13 @@ from . import exceptions, packet
 from .asgi import ASGIApp
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
+from .redis_dict import CachedRedisDict, RedisDict
+from .redis_lock import RedisLock
+from .redis_manager import AsyncRedisManager
 from .server import AsyncServer
+from .ydoc import YdocStore
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncServer", "ASGIApp", "AsyncManager", "AsyncNamespace", "exceptions",
-           "packet"]
+__all__ = ["AsyncServer", "ASGIApp", "AsyncManager", "AsyncNamespace", "AsyncRedisManager",
+           "RedisDict", "CachedRedisDict", "RedisLock", "YdocStore", "exceptions", "packet"]

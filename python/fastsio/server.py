@@ -71,6 +71,12 @@ class AsyncServer:
         self.not_handled = object()
         self._binary_packet = {}
         self.logger = resolve_logger(logger, default_logger)
+        if client_manager is not None and not isinstance(client_manager, AsyncManager):
+            raise TypeError(
+                f"client_manager {type(client_manager).__qualname__} is not a fastsio manager: "
+                "fastsio keeps rooms in its C hub, which python-socketio's managers do not "
+                "know. Use fastsio.AsyncManager() or fastsio.AsyncRedisManager(url) "
+                "(room_channels=True for per-room channels).")
         self.manager = client_manager if client_manager is not None else AsyncManager()
         self.manager.set_server(self)
         self.manager_initialized = False
