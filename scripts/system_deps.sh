@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fastsio builds and tests with, when missing:
-# the C libraries (pkg-config names them), a compiler, node and npm.
+# the C libraries (pkg-config names them), a compiler, redis-server (the Redis
+# tests start their own on free ports), node and npm.
 # Sourced by scripts/demo.sh and scripts/test.sh.
 need_apt=()
 for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev; do
@@ -8,6 +9,7 @@ for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjans
 done
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v gcc >/dev/null || need_apt+=(gcc)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -20,6 +20,9 @@ IMPLS = ["python-socketio", "fastsio"]
 # extension built in place, or a sanitizer build (tests/run_all.sh sets both).
 PACKAGE_DIR = os.environ.get("FASTSIO_PACKAGE_DIR", os.path.join(ROOT, "python"))
 SERVER_PRELOAD = os.environ.get("FASTSIO_SERVER_PRELOAD", "")
+# tests that use fastsio in-process (Redis dicts, write_only emitters) import
+# it from the same place
+sys.path.insert(0, PACKAGE_DIR)
 
 
 def free_port():
@@ -117,10 +120,11 @@ class RedisServer:
         self.start()
 
     def start(self):
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--loglevel", "warning", *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,9 +1,12 @@
 """The pinned Open WebUI wheel from PyPI, downloaded once into build/wheels.
 
-Tests import single modules of it straight from the wheel (zipimport), e.g.
-its per-room Redis manager, without installing the package.
+Tests import single modules of it without installing the package, e.g. its
+per-room Redis manager: open_webui_modules() extracts the package's top
+__init__ and its socket/ folder (a namespace package, which zipimport cannot
+load) and returns the directory to put on sys.path.
 """
 import glob
+import zipfile
 import os
 import subprocess
 import sys
@@ -21,3 +24,14 @@ def open_webui_wheel():
                         f"open-webui=={OPENWEBUI_VERSION}", "-d", WHEELS], check=True)
         found = glob.glob(pattern)
     return found[0]
+
+
+def open_webui_modules():
+    target = os.path.join(WHEELS, f"open_webui-{OPENWEBUI_VERSION}-modules")
+    if not os.path.isdir(target):
+        with zipfile.ZipFile(open_webui_wheel()) as wheel:
+            members = [n for n in wheel.namelist()
+                       if n == "open_webui/__init__.py" or n.startswith("open_webui/socket/")]
+            wheel.extractall(target + ".tmp", members)
+        os.replace(target + ".tmp", target)
+    return target

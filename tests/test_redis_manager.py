@@ -13,7 +13,7 @@ import os
 import pytest
 import socketio
 
-from tests.owui_wheel import open_webui_wheel
+from tests.owui_wheel import open_webui_modules
 
 PAIRS = [("fastsio", "fastsio"), ("python-socketio", "fastsio")]
 MODES = ["plain", "rooms"]
@@ -68,7 +68,7 @@ def fleet(request, redis_server, start_server):
     first, second, mode = request.param
     env = {"REDIS_URL": redis_server.url, "REDIS_MANAGER": mode}
     if mode == "rooms":
-        env["OPENWEBUI_WHEEL"] = open_webui_wheel()
+        env["OPENWEBUI_MODULES"] = open_webui_modules()
     a = start_server(first, "tests.apps.redis_app:app", env=env)
     b = start_server(second, "tests.apps.redis_app:app", env=env)
     return a, b, mode, redis_server

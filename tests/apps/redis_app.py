@@ -6,7 +6,7 @@ Same source for both implementations (tests.apps.impl). Environment:
                    rooms: per-room channels -- fastsio's AsyncRedisManager(
                           room_channels=True), or, for python-socketio, Open
                           WebUI 0.12.4's own AsyncRedisRoomChannelManager,
-                          imported from its wheel (OPENWEBUI_WHEEL)
+                          imported from its wheel (OPENWEBUI_MODULES)
   APP_JSON=orjson  the server's json= module
 
 Handlers let a test client drive cross-process operations and report what
@@ -20,7 +20,7 @@ from tests.apps.impl import IMPL, socketio
 url = os.environ["REDIS_URL"]
 mode = os.environ.get("REDIS_MANAGER", "plain")
 if mode == "rooms" and IMPL == "python-socketio":
-    sys.path.insert(0, os.environ["OPENWEBUI_WHEEL"])
+    sys.path.insert(0, os.environ["OPENWEBUI_MODULES"])
     from open_webui.socket.redis_room_channels import AsyncRedisRoomChannelManager
     manager = AsyncRedisRoomChannelManager(url)
 elif mode == "rooms":

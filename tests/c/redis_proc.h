@@ -9,7 +9,9 @@
  *   redis_proc_start(&rp, rp.port);               // same port again
  *   redis_proc_stop(&rp);
  *
- * redis_proc_start_args passes extra arguments (e.g. "--replicaof", ...).
+ * redis_proc_start_args passes extra arguments (e.g. "--replicaof", ...);
+ * redis_proc_start_conf also passes a config file first (as redis-server
+ * wants it), e.g. a writable Sentinel config with extra = {"--sentinel", NULL}.
  * The binary is $FASTSIO_REDIS_SERVER or "redis-server" on PATH. */
 #ifndef FASTSIO_TEST_REDIS_PROC_H
 #define FASTSIO_TEST_REDIS_PROC_H
@@ -71,9 +73,11 @@ static int redis_proc_accepts(int port)
     return ok;
 }
 
-/* extra: NULL-terminated list of additional redis-server arguments, or NULL.
- * Returns 0 once the server accepts connections, -1 otherwise. */
-static int redis_proc_start_args(redis_proc *rp, int port, const char *const *extra)
+/* conf: config file path or NULL; extra: NULL-terminated list of additional
+ * redis-server arguments, or NULL. Returns 0 once the server accepts
+ * connections, -1 otherwise. */
+static int redis_proc_start_conf(redis_proc *rp, int port, const char *conf,
+                                 const char *const *extra)
 {
     if (port <= 0)
         port = redis_proc_free_port();
@@ -88,6 +92,11 @@ static int redis_proc_start_args(redis_proc *rp, int port, const char *const *ex
                             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
                             "--logfile", "/dev/null"};
     size_t n = 15;
+    if (conf) {
+        memmove(&argv[2], &argv[1], 14 * sizeof argv[0]);
+        argv[1] = conf;
+        n++;
+    }
     for (size_t i = 0; extra && extra[i] && n < 63; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -114,6 +123,11 @@ static int redis_proc_start_args(redis_proc *rp, int port, const char *const *ex
     waitpid(pid, NULL, 0);
     rp->pid = 0;
     return -1;
+}
+
+static int redis_proc_start_args(redis_proc *rp, int port, const char *const *extra)
+{
+    return redis_proc_start_conf(rp, port, NULL, extra);
 }
 
 static int redis_proc_start(redis_proc *rp, int port)
