@@ -123,6 +123,8 @@ static void test_kinds(void)
         {"\"\\", FIO_JSON_INVALID},
         {"\"a\tb\"", FIO_JSON_INVALID},
         {"\"a\nb\"", FIO_JSON_INVALID},
+        {"\"\x1f\"", FIO_JSON_INVALID},
+        {"\" \x7f\"", FIO_JSON_STRING},
         {"\"\\x41\"", FIO_JSON_INVALID},
         {"\"\\u12\"", FIO_JSON_INVALID},
         {"\"\\u12g4\"", FIO_JSON_INVALID},
@@ -169,20 +171,24 @@ static void test_depth(void)
     char *s = malloc(2 * big + 8);
     if (!s)
         exit(2);
-    for (int extra = 0; extra <= 1; extra++) {
-        /* {"k":[{"k":[ ... ]}]} with d containers in all */
+    /* {"k":[{"k":[ ... 0 ... ]}]} or [{"k":[ ... with d containers in all,
+     * so that the innermost one is an object or an array either way. */
+    for (int shape = 0; shape < 4; shape++) {
+        int extra = shape & 1, first_array = shape >> 1;
         size_t d = FIO_JSON_MAX_DEPTH + (size_t)extra, n = 0;
         for (size_t i = 0; i < d; i++) {
-            if (i % 2 == 0) {
+            if ((i + (size_t)first_array) % 2 == 0) {
                 memcpy(s + n, "{\"k\":", 5);
                 n += 5;
             } else {
                 s[n++] = '[';
             }
         }
+        s[n++] = '0';
         for (size_t i = d; i-- > 0;)
-            s[n++] = i % 2 == 0 ? '}' : ']';
-        enum fio_json_kind want = extra ? FIO_JSON_INVALID : FIO_JSON_OBJECT;
+            s[n++] = (i + (size_t)first_array) % 2 == 0 ? '}' : ']';
+        enum fio_json_kind want = extra ? FIO_JSON_INVALID
+                                : first_array ? FIO_JSON_ARRAY : FIO_JSON_OBJECT;
         CHECK(kind_of(s, n) == want, "depth %zu: kind %d", d, kind_of(s, n));
         int rc;
         char *c = compact_str(s, n, &rc);
