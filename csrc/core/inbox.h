@@ -20,6 +20,12 @@
  * bound (the producer should stop reading its source: back-pressure) and the
  * producer is told to resume through the resume callback, called on the
  * consumer thread by fio_inbox_take when the count falls to half the bound.
+ * Ordering: the producer acts on a 1 after fio_inbox_post has returned, so a
+ * take and its resume may run in between; a pause applied after that resume
+ * must not stick (with a last-writer-wins pause switch it would: paused with
+ * nothing pending, no resume to come). E.g. resume bumps a counter before
+ * unpausing; the producer reads it before posting and, after pausing on a 1,
+ * unpauses if it has changed.
  * Other items (replies to commands the loop itself issued, state changes) and
  * connection ids are not bounded here: their number is bounded by what the
  * loop asked for and by the connection table. No Python. */
