@@ -12,8 +12,9 @@ redis-server and this load generator (/proc/<pid>/stat and getrusage), so
 that one can see the generator is not what limits the figure.
 
 The clients are minimal websocket clients on asyncio.Protocol that only
-count the incoming "42" frames of the timed blast (no JSON decoding), so a
-delivery costs the generator about a microsecond or two. Rounds run
+count the incoming "42" frames (no JSON decoding, no task wake-up per
+message); what a delivery still costs the generator is mostly the event
+loop and the socket reads, shown in its CPU column. Rounds run
 interleaved (fastsio, python-socketio, ...); medians are printed with the
 fastsio/python-socketio ratio. Loopback only, bounded counts.
 
