@@ -92,8 +92,9 @@ typedef void (*fio_reply_fn)(void *ctx, redisReply *reply, const char *err);
 
 enum { FIO_RCMD_RETRY = 1 };   /* safe to send again after a lost connection */
 
-/* Queues a command (argv copied). fn may be NULL (reply discarded, errors
- * counted in state reporting only). 0 queued, -1 out of memory or closed. */
+/* Queues a command (argv copied; argvlen NULL: strlen of each). fn may be NULL
+ * (the reply, error replies included, is discarded). 0 queued, -1 out of
+ * memory, closed, or argc < 1. */
 int fio_redis_command(fio_redis *r, int argc, const char *const *argv, const size_t *argvlen,
                       unsigned flags, fio_reply_fn fn, void *ctx);
 

@@ -365,6 +365,23 @@ static void test_order_and_calls(int port)
     }
     printf("  pipelined %d INCR from 2 threads: %lld ms\n", 2 * NPIPE, (long long)(now_ms() - t0));
 
+    /* More than the 1 MiB the client moves into hiredis's buffer at a time. */
+    char big[256];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    seq bs = {r, "biglist", 0, 0, 0};
+    const char *bargv[3] = {"RPUSH", "biglist", big};
+    seq_done = 0;
+    t0 = now_ms();
+    for (int i = 0; i < 4 * NPIPE; i++)
+        if (fio_redis_command(r, 3, bargv, NULL, 0, seq_cb, &bs) != 0)
+            bs.queued_bad++;
+    WAIT_UNTIL(ok, seq_done == 4 * NPIPE, 20000);
+    CHECK(ok && bs.bad == 0 && bs.queued_bad == 0 && bs.next == 4 * NPIPE,
+          "%d pipelined RPUSH of 255 bytes in order: bad %d", 4 * NPIPE, bs.bad);
+    printf("  pipelined %d RPUSH (%d MB): %lld ms\n", 4 * NPIPE, 4 * NPIPE * 280 / 1000000,
+           (long long)(now_ms() - t0));
+
     caller cs[8];
     for (int i = 0; i < 8; i++) {
         cs[i] = (caller){r, 0};
@@ -395,7 +412,8 @@ static void test_order_and_calls(int port)
     rep = fio_redis_call(r, 3, bin, lens, 0, &err);
     CHECK(reply_is(rep, "OK"), "binary-safe SET");
     rep = fio_redis_call(r, 2, (const char *[]){"GET", "b\0i\r\n"}, (size_t[]){3, 5}, 0, &err);
-    CHECK(rep && rep->type == REDIS_REPLY_STRING && rep->len == 3 && memcmp(rep->str, "v\0w", 3) == 0,
+    CHECK(rep && rep->type == REDIS_REPLY_STRING && rep->len == 3 &&
+              memcmp(rep->str, "v\0w", 3) == 0,
           "binary-safe GET");
     if (rep)
         freeReplyObject(rep);
@@ -491,6 +509,27 @@ static long long numsub(fio_redis *r, const char *ch)
     if (rep)
         freeReplyObject(rep);
     return n;
+}
+
+/* A subscribe racing with the first connect (a wake-up consumed by the
+ * handshake must not be lost). */
+static void test_subscribe_at_start(int port)
+{
+    int confirmed = 0;
+    for (int i = 0; i < 30; i++) {
+        rec_reset();
+        fio_redis *r = client(port, 0, 0);
+        if (!r)
+            return;
+        if (i % 3)
+            redis_proc_sleep_ms(i % 3 - 1);
+        fio_redis_subscribe(r, "early", 5);
+        int ok;
+        WAIT_UNTIL(ok, count_sub("early", 1) == 1, 2000);
+        confirmed += ok;
+        fio_redis_free(r);
+    }
+    CHECK(confirmed == 30, "subscribe right after new: %d/30 confirmed", confirmed);
 }
 
 static void test_pubsub(int port)
@@ -608,6 +647,35 @@ static void test_tracking(int port)
     pthread_mutex_lock(&R.mu);
     CHECK(R.bad_channel == 0 && R.nmsg == 0, "__redis__:invalidate never a message");
     CHECK(R.up[0] == 1 && R.up[1] == 1 && R.down[0] == 0 && R.down[1] == 0, "state: up once each");
+    all_before = R.inval_all;
+    pthread_mutex_unlock(&R.mu);
+
+    /* The subscriber alone drops: tracking is redirected to the new one. */
+    plain_cmd(p, "CLIENT KILL TYPE %s", "pubsub", NULL);
+    WAIT_UNTIL(ok, R.down[1] == 1 && R.up[1] == 2 && R.inval_all == all_before + 1, 3000);
+    CHECK(ok, "subscriber reconnected, invalidate(NULL) once (%d)", R.inval_all - all_before);
+    CHECK(reply_is(call(r, 0, &err, "GET", "k2", NULL), NULL), "GET k2 (tracked)");
+    plain_cmd(p, "SET %s %s", "k2", "1");
+    WAIT_UNTIL(ok, count_inval("k2") == 1, 3000);
+    CHECK(ok, "tracking follows the new subscriber connection");
+
+    /* The command connection alone drops. */
+    long long id = reply_int(call(r, 0, &err, "CLIENT", "ID", NULL));
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    pthread_mutex_lock(&R.mu);
+    all_before = R.inval_all;
+    pthread_mutex_unlock(&R.mu);
+    plain_cmd(p, "CLIENT KILL ID %s", ids, NULL);
+    WAIT_UNTIL(ok, R.down[0] == 1 && R.up[0] == 2 && R.inval_all == all_before + 1, 3000);
+    CHECK(ok, "command connection reconnected, invalidate(NULL) once");
+    CHECK(reply_is(call(r, 0, &err, "GET", "k3", NULL), NULL), "GET k3 (tracked)");
+    plain_cmd(p, "SET %s %s", "k3", "1");
+    WAIT_UNTIL(ok, count_inval("k3") == 1, 3000);
+    CHECK(ok, "tracking re-enabled on the new command connection");
+    pthread_mutex_lock(&R.mu);
+    CHECK(R.down[0] == 1 && R.down[1] == 1 && R.up[0] == 2 && R.up[1] == 2,
+          "state: one drop and recovery each");
     pthread_mutex_unlock(&R.mu);
 done:
     if (p)
@@ -805,7 +873,10 @@ static int sentinel_sees_replica(int sport)
 {
     redisContext *c = plain(sport);
     int ok = 0;
-    redisReply *rep = c ? redisCommand(c, "SENTINEL replicas mymaster") : NULL;
+    redisReply *rep = c ? redisCommand(c, "AUTH sentpw") : NULL;
+    if (rep)
+        freeReplyObject(rep);
+    rep = c ? redisCommand(c, "SENTINEL replicas mymaster") : NULL;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1) {
         redisReply *kv = rep->element[0];
         for (size_t i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements; i += 2)
@@ -820,16 +891,72 @@ static int sentinel_sees_replica(int sport)
     return ok;
 }
 
+/* A listening socket that never accepts nor answers; its port, or -1. */
+static int silent_listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 16) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+/* The first sentinel never answers: the client gives up on it after
+ * connect_timeout_ms and asks the next one. A subscribe made meanwhile (its
+ * wake-up consumed by that wait) is still acted on. */
+static void test_silent_sentinel(int sport)
+{
+    int port = 0, fd = silent_listener(&port);
+    CHECK(fd >= 0, "silent listener");
+    if (fd < 0)
+        return;
+    rec_reset();
+    fio_redis_addr sentinels[2] = {{"127.0.0.1", port}, {"127.0.0.1", sport}};
+    fio_redis_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.sentinels = sentinels;
+    cfg.nsentinels = 2;
+    cfg.master_name = "mymaster";
+    cfg.sentinel_password = "sentpw";
+    cfg.connect_timeout_ms = 300;
+    const char *err = NULL;
+    int64_t t0 = now_ms();
+    fio_redis *r = fio_redis_new(&cfg, &EVENTS, &err);
+    CHECK(r != NULL, "new with a silent sentinel");
+    if (r) {
+        redis_proc_sleep_ms(100);
+        fio_redis_subscribe(r, "late", 4);
+        int ok;
+        WAIT_UNTIL(ok, count_sub("late", 1) == 1, 3000);
+        CHECK(ok, "subscribed past a silent sentinel");
+        int64_t took = now_ms() - t0;
+        CHECK(took >= 250 && took < 3000, "silent sentinel skipped after the timeout (%lld ms)",
+              (long long)took);
+        fio_redis_free(r);
+    }
+    close(fd);
+}
+
 static void test_sentinel(const char *dir)
 {
     redis_proc m, rep_, s;
     char conf[256], port[16];
-    if (redis_proc_start(&m, 0) < 0) {
+    const char *margs[] = {"--dir", dir, NULL};   /* replicas write dump.rdb */
+    if (redis_proc_start_args(&m, 0, margs) < 0) {
         CHECK(0, "master started");
         return;
     }
     snprintf(port, sizeof port, "%d", m.port);
-    const char *rargs[] = {"--replicaof", "127.0.0.1", port, NULL};
+    const char *rargs[] = {"--replicaof", "127.0.0.1", port, "--dir", dir, NULL};
     if (redis_proc_start_args(&rep_, 0, rargs) < 0) {
         CHECK(0, "replica started");
         redis_proc_stop(&m);
@@ -840,6 +967,7 @@ static void test_sentinel(const char *dir)
     int sport = redis_proc_free_port();
     if (f) {
         fprintf(f, "port %d\nsentinel monitor mymaster 127.0.0.1 %d 1\n"
+                   "requirepass sentpw\n"
                    "sentinel down-after-milliseconds mymaster 1000\n"
                    "sentinel failover-timeout mymaster 2000\n",
                 sport, m.port);
@@ -856,6 +984,7 @@ static void test_sentinel(const char *dir)
     while (!sentinel_sees_replica(s.port) && now_ms() < end)
         redis_proc_sleep_ms(100);
     CHECK(sentinel_sees_replica(s.port), "sentinel knows the replica");
+    test_silent_sentinel(s.port);
 
     rec_reset();
     fio_redis_addr sentinels[2] = {{"127.0.0.1", redis_proc_free_port()}, {"127.0.0.1", s.port}};
@@ -864,6 +993,7 @@ static void test_sentinel(const char *dir)
     cfg.sentinels = sentinels;   /* the first one is not running */
     cfg.nsentinels = 2;
     cfg.master_name = "mymaster";
+    cfg.sentinel_password = "sentpw";
     cfg.connect_timeout_ms = 1000;
     cfg.max_backoff_ms = 200;
     cfg.socket_timeout_ms = 3000;
@@ -900,7 +1030,17 @@ static void test_sentinel(const char *dir)
     redis_proc_stop(&rep_);
     redis_proc_stop(&m);
     unlink(conf);
+    char rdb[300];
+    snprintf(rdb, sizeof rdb, "%s/dump.rdb", dir);
+    unlink(rdb);
 }
+
+#define TIMED(call)                                                              \
+    do {                                                                         \
+        int64_t t_ = now_ms();                                                   \
+        call;                                                                    \
+        printf("  %-32s %5lld ms\n", #call, (long long)(now_ms() - t_));           \
+    } while (0)
 
 int main(int argc, char **argv)
 {
@@ -918,16 +1058,18 @@ int main(int argc, char **argv)
         redis_proc_stop(&rp);
         return 1;
     }
-    test_order_and_calls(rp.port);
-    test_pubsub(rp.port);
-    test_tracking(rp.port);
-    test_free_pending(rp.port);
+    TIMED(test_order_and_calls(rp.port));
+    TIMED(test_subscribe_at_start(rp.port));
+    TIMED(test_pubsub(rp.port));
+    TIMED(test_tracking(rp.port));
+    TIMED(test_free_pending(rp.port));
     redis_proc_stop(&rp);
-    test_auth_db(dir);
-    test_outage();
-    test_timeout();
-    test_sentinel(dir);
-    rmdir(dir);
+    TIMED(test_auth_db(dir));
+    TIMED(test_outage());
+    TIMED(test_timeout());
+    TIMED(test_sentinel(dir));
+    if (rmdir(dir) != 0)
+        perror(dir);
     printf("test_redis_client: %lld ms\n", (long long)(now_ms() - t0));
     return check_summary();
 }
