@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every tests/c/test_*.c against the C core (csrc/core and
 # csrc/redis: everything but the Python binding in csrc/py) under ASan/UBSan.
-# Tests that need a Redis server read FASTSIO_TEST_REDIS_PORT (the pytest
-# wrapper starts one) and skip themselves without it.
+# Tests that need Redis start their own redis-server processes
+# (tests/c/redis_proc.h) and skip themselves when there is none.
 # Exit status: 0 only if all pass.
 set -euo pipefail
 shopt -s nullglob
