@@ -231,3 +231,49 @@ def test_unix_socket_and_password(tmp_path):
         assert r3.hget("t", "k") == "1"
     finally:
         server.stop()
+
+
+def test_sentinel_failover(tmp_path):
+    """A RedisDict and a RedisLock through Sentinel: master + replica + one
+    sentinel; the master is killed, the sentinel promotes the replica, and
+    writes made before and after land on the new master."""
+    import subprocess
+    import redis
+    from tests.conftest import RedisServer, free_port
+    master = RedisServer(["--dir", str(tmp_path)])
+    replica = RedisServer(["--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(master.port)])
+    sport = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"port {sport}\nbind 127.0.0.1\ndir {tmp_path}\n"
+                    f"sentinel monitor mymaster 127.0.0.1 {master.port} 1\n"
+                    "sentinel down-after-milliseconds mymaster 1000\n"
+                    "sentinel failover-timeout mymaster 3000\n")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: redis.Redis(port=replica.port).info("replication")
+                   .get("master_link_status") == "up", timeout=10)
+        url = f"redis+sentinel://127.0.0.1:{sport}/0/mymaster"
+        d = fastsio.RedisDict("ha", redis_url=url)
+        d["before"] = 1
+        assert d.flush(timeout=10) == 0
+        lock = fastsio.RedisLock(f"redis://mymaster/0", "ha:lock", 30,
+                                 redis_sentinels=[("127.0.0.1", sport)])
+        assert lock.aquire_lock()
+        eventually(lambda: redis.Redis(port=replica.port).hget("ha", "before") == b"1",
+                   timeout=5)
+        master.stop()
+        d["after"] = 2                       # queued while there is no master
+        eventually(lambda: redis.Redis(port=replica.port).info("replication")
+                   ["role"] == "master", timeout=20)
+        assert d.flush(timeout=20) == 0
+        new = redis.Redis(port=replica.port, decode_responses=True)
+        assert new.hgetall("ha") == {"before": "1", "after": "2"}
+        assert d["after"] == 2 and d["before"] == 1
+        assert lock.renew_lock()             # the lock key was replicated
+    finally:
+        sentinel.kill()
+        sentinel.wait()
+        replica.stop()
+        master.stop()
