@@ -279,3 +279,23 @@ def test_manager_contract():
         fastsio.AsyncRedisManager("rediss://127.0.0.1:6379/0")
     with pytest.raises(ValueError, match="Cluster"):
         fastsio.RedisDict("d", "redis://127.0.0.1:6379/0", redis_cluster=True)
+
+
+@pytest.mark.parametrize("first", ["fastsio", "python-socketio"])
+async def test_orjson_publishers(first, redis_server, start_server):
+    """Servers with json=orjson publish compact, raw UTF-8 messages; the C
+    reader of the other (fastsio) process delivers them unchanged."""
+    env = {"REDIS_URL": redis_server.url, "REDIS_MANAGER": "plain", "APP_JSON": "orjson"}
+    a = start_server(first, "tests.apps.redis_app:app", env=env)
+    b = start_server("fastsio", "tests.apps.redis_app:app", env=env)
+    pa, pb = await peers(a, b)
+    try:
+        data = {"t": "h\u00e9llo \U0001F600 \u2028", "f": [1.5, -0.0, 1e16], "n": None}
+        await pa.ask_server("emit", {"event": "o", "data": data, "to": "everyone"})
+        for p in (pa, pb):
+            assert await p.expect("o") == [data]
+        await pb.ask_server("emit", {"event": "o2", "args": ["a", {"b": []}], "to": pa.sid})
+        assert await pa.expect("o2") == ["a", {"b": []}]
+    finally:
+        for p in (pa, pb):
+            await p.sio.disconnect()
