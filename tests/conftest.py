@@ -34,7 +34,9 @@ def free_port():
 class ServerProcess:
     """A uvicorn process serving `module:attr`; stopped by stop()."""
 
-    def __init__(self, impl, app, env=None, ws="websockets"):
+    def __init__(self, impl, app, env=None, ws="websockets", serve_args=None):
+        """serve_args: run `python -m fastsio serve app <serve_args>` (the
+        zero-edit swap) instead of uvicorn itself."""
         self.impl = impl
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,10 +51,14 @@ class ServerProcess:
             ROOT, "build", "test-logs", f"{impl}-{app.replace(':', '_')}-{self.port}.log")
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
-             "--port", str(self.port), "--ws", ws, "--log-level", "warning"],
-            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        argv = [app, "--host", "127.0.0.1", "--port", str(self.port), "--ws", ws,
+                "--log-level", "warning"]
+        if serve_args is None:
+            argv = [sys.executable, "-m", "uvicorn", *argv]
+        else:
+            argv = [sys.executable, "-m", "fastsio", "serve", *argv, *serve_args]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self, timeout=20.0):

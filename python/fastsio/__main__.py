@@ -1,25 +1,57 @@
-"""Command line: ``python -m fastsio serve module:app`` or ``python -m fastsio demo``."""
+"""Command line.
+
+    python -m fastsio serve MODULE:APP [uvicorn options]
+        Runs uvicorn (every option of its command line is accepted, e.g.
+        --host, --port, --workers, --forwarded-allow-ips) with ``socketio``
+        resolved to fastsio inside the app: an app written for python-socketio
+        (Open WebUI, say) runs on fastsio unchanged. --no-swap serves it as is.
+    python -m fastsio demo [--host H] [--port P]
+        The demo chat (in-memory, no Redis).
+"""
 import argparse
+import os
 import sys
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastsio")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve an ASGI app (module:attribute) with uvicorn")
-    serve.add_argument("app", help="import path of the ASGI app, e.g. main:app")
-    demo = sub.add_parser("demo", help="serve the demo chat (in-memory, no Redis)")
-    for p in (serve, demo):
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
-        p.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
+def _uvicorn():
     try:
         import uvicorn
     except ImportError:
         sys.exit("fastsio: uvicorn is required to serve; pip install 'fastsio[serve]'")
-    app = args.app if args.command == "serve" else "fastsio.demo:app"
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return uvicorn
+
+
+def serve(argv):
+    uvicorn = _uvicorn()
+    args = list(argv)
+    swap = "--no-swap" not in args
+    if not swap:
+        args.remove("--no-swap")
+    if not args or args[0].startswith("-"):
+        sys.exit("usage: python -m fastsio serve MODULE:APP [uvicorn options]")
+    if swap:
+        os.environ["FASTSIO_SERVE_APP"] = args[0]
+        args[0] = "fastsio.served:app"
+    # the served app's own directory, as `uvicorn app:app` run from it has
+    sys.path.insert(0, os.getcwd())
+    uvicorn.main.main(args=args, prog_name="python -m fastsio serve")
+
+
+def demo(argv):
+    parser = argparse.ArgumentParser(prog="python -m fastsio demo")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    _uvicorn().run("fastsio.demo:app", host=args.host, port=args.port,
+                   log_level=args.log_level)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in ("serve", "demo"):
+        sys.exit(__doc__)
+    (serve if argv[0] == "serve" else demo)(argv[1:])
 
 
 if __name__ == "__main__":
