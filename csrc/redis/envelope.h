@@ -36,7 +36,9 @@ enum fio_env_route {
  * fio_env_emit's own storage (names) or is empty; valid until the struct is
  * reused or freed with fio_env_emit_free. */
 typedef struct fio_env_emit {
-    fio_str ns;                           /* decoded namespace ("/" when null) */
+    fio_str ns;                           /* decoded namespace, never empty (a null
+                                             or absent one goes to Python: the
+                                             reference matches no namespace) */
     fio_str rooms[FIO_ENV_MAX_NAMES];     /* decoded room names */
     size_t nrooms;                        /* 0: whole namespace */
     fio_str skip[FIO_ENV_MAX_NAMES];      /* decoded sids to skip */
