@@ -80,6 +80,7 @@ typedef struct RedisClientObject {
     _Atomic(fio_cache *) cache;
     _Atomic(fio_hub *) hub;     /* fan-out target; borrowed from hub_obj */
     atomic_long in_python;      /* messages handed to Python, not yet done */
+    atomic_ulong resumes;       /* inbox resume callbacks so far (see post_or_drop) */
     PyObject *hub_obj;
     char host_id[64];
     size_t host_len;
@@ -90,10 +91,14 @@ typedef struct RedisClientObject {
     int closed;
 } RedisClientObject;
 
+/* I/O thread. When the post reaches the bound, the subscriber pauses; a take
+ * and its resume may run between the post and the pause, so the resume count
+ * is read before posting and the pause undone if a resume came meanwhile. */
 static void post_or_drop(RedisClientObject *self, int kind, int bounded, uint64_t token,
                          void *payload, void (*free_fn)(void *))
 {
     fio_inbox_item it = {kind, bounded, token, payload, free_fn};
+    unsigned long resumes = atomic_load(&self->resumes);
     int rc = fio_inbox_post(self->inbox, &it);
     if (rc < 0) {
         /* out of memory: the item cannot reach Python; nothing else to do */
@@ -101,13 +106,18 @@ static void post_or_drop(RedisClientObject *self, int kind, int bounded, uint64_
             free_fn(payload);
         return;
     }
-    if (rc == 1)
+    if (rc == 1) {
         fio_redis_pause_messages(self->r, 1);
+        if (atomic_load(&self->resumes) != resumes)
+            fio_redis_pause_messages(self->r, 0);
+    }
 }
 
+/* Loop thread, inside take(): the inbox fell to half its bound. */
 static void on_resume(void *ctx)
 {
     RedisClientObject *self = ctx;
+    atomic_fetch_add(&self->resumes, 1);
     if (self->r)
         fio_redis_pause_messages(self->r, 0);
 }
