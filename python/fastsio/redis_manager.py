@@ -323,7 +323,9 @@ class AsyncRedisManager(AsyncManager):
             data = packet.reconstruct_binary(data[0], attachments)
         if isinstance(data, list):
             data = data[0] if len(data) == 1 else tuple(data)
-        await super().emit(message["event"], data, namespace=message.get("namespace") or "/",
+        if not isinstance(message.get("namespace"), str):
+            return    # python-socketio delivers nothing without a namespace
+        await super().emit(message["event"], data, namespace=message["namespace"],
                            room=message.get("room"), skip_sid=message.get("skip_sid"),
                            callback=callback)
 
