@@ -63,4 +63,6 @@ def install():
         sys.modules[alias] = module
         setattr(facade, alias.rpartition(".")[2], module)
     sys.modules["socketio"] = facade
+    from . import openwebui
+    openwebui.install()
     return facade

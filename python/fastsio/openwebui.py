@@ -1,0 +1,154 @@
+"""Open WebUI's own Redis helpers replaced by fastsio's, at import time.
+
+Installed by ``python -m fastsio serve`` (swap.install) unless
+FASTSIO_OPENWEBUI_PATCH=0. When the served app imports
+
+- ``open_webui.socket.redis_room_channels``: ``AsyncRedisRoomChannelManager``
+  becomes ``fastsio.AsyncRedisManager`` with ``room_channels=True`` (same
+  channels ``<channel>#<ns>#<room>``, same messages; Open WebUI's class
+  overrides redis-py internals that fastsio does not use, so under the swap it
+  could not run as it is);
+- ``open_webui.socket.utils``: ``RedisDict``, ``CachedRedisDict`` and
+  ``RedisLock`` become fastsio's (same constructor signatures, same keys, the
+  module's own ``JSONCodec`` for values), so reads never wait for Redis.
+
+Each module is checked first: if a class is missing or its constructor
+takes other parameters than the ones fastsio's equivalent was written for,
+nothing in that module is replaced and one warning says why. ``YdocManager``
+is left as Open WebUI's (it already uses an asyncio Redis client).
+"""
+import importlib.abc
+import importlib.machinery
+import inspect
+import logging
+import os
+import sys
+
+from .redis_dict import CachedRedisDict, RedisDict
+from .redis_lock import RedisLock
+from .redis_manager import AsyncRedisManager
+
+logger = logging.getLogger("fastsio.openwebui")
+
+# module -> {class name: constructor parameters (after self) it must have}
+EXPECTED = {
+    "open_webui.socket.redis_room_channels": {
+        "AsyncRedisRoomChannelManager": ["args", "kwargs"],
+    },
+    "open_webui.socket.utils": {
+        "RedisDict": ["name", "redis_url", "redis_sentinels", "redis_cluster",
+                      "cache_set_signature"],
+        "CachedRedisDict": ["name", "redis_url", "redis_sentinels", "redis_cluster"],
+        "RedisLock": ["redis_url", "lock_name", "timeout_secs", "redis_sentinels",
+                      "redis_cluster"],
+    },
+}
+
+patched = {}    # module name -> list of replaced class names (for tests and logs)
+
+
+def _parameters(cls):
+    try:
+        return list(inspect.signature(cls.__init__).parameters)[1:]
+    except (TypeError, ValueError):
+        return None
+
+
+def _shape_problem(module, expected):
+    for name, params in expected.items():
+        cls = getattr(module, name, None)
+        if not isinstance(cls, type):
+            return f"{name} is missing"
+        if _parameters(cls) != params:
+            return f"{name}({', '.join(_parameters(cls) or ['?'])}) is not ({', '.join(params)})"
+    return None
+
+
+def _room_channel_manager(original):
+    class OpenWebUIRoomChannelManager(AsyncRedisManager):
+        """fastsio's manager with Open WebUI's per-room channels."""
+        name = getattr(original, "name", "aioredisroomchannel")
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("room_channels", True)
+            super().__init__(*args, **kwargs)
+
+    OpenWebUIRoomChannelManager.__qualname__ = original.__qualname__
+    return {"AsyncRedisRoomChannelManager": OpenWebUIRoomChannelManager}
+
+
+def _utils_classes(module):
+    codec = getattr(module, "JSONCodec", None)
+
+    class OpenWebUIRedisDict(RedisDict):
+        def __init__(self, name, redis_url, redis_sentinels=[], redis_cluster=False,
+                     cache_set_signature=False):
+            super().__init__(name, redis_url, redis_sentinels, redis_cluster,
+                             cache_set_signature, json=codec)
+
+    class OpenWebUICachedRedisDict(CachedRedisDict):
+        def __init__(self, name, redis_url, redis_sentinels=[], redis_cluster=False):
+            super().__init__(name, redis_url, redis_sentinels, redis_cluster, json=codec)
+
+    class OpenWebUIRedisLock(RedisLock):
+        def __init__(self, redis_url, lock_name, timeout_secs, redis_sentinels=[],
+                     redis_cluster=False):
+            super().__init__(redis_url, lock_name, timeout_secs, redis_sentinels,
+                             redis_cluster)
+
+    return {"RedisDict": OpenWebUIRedisDict, "CachedRedisDict": OpenWebUICachedRedisDict,
+            "RedisLock": OpenWebUIRedisLock}
+
+
+def patch_module(module):
+    """Replaces the helpers of one Open WebUI module, all or none."""
+    expected = EXPECTED[module.__name__]
+    problem = _shape_problem(module, expected)
+    if problem:
+        logger.warning("fastsio: %s left unpatched: %s (this Open WebUI version differs "
+                       "from the one fastsio knows)", module.__name__, problem)
+        return False
+    if module.__name__.endswith("redis_room_channels"):
+        replacements = _room_channel_manager(module.AsyncRedisRoomChannelManager)
+    else:
+        replacements = _utils_classes(module)
+    for name, cls in replacements.items():
+        cls.__module__ = module.__name__
+        setattr(module, name, cls)
+    patched[module.__name__] = sorted(replacements)
+    logger.info("fastsio: %s uses fastsio's %s", module.__name__, ", ".join(sorted(replacements)))
+    return True
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        patch_module(module)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in EXPECTED:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+def install():
+    """Patches the modules when they are imported (or now, if they were)."""
+    if os.environ.get("FASTSIO_OPENWEBUI_PATCH", "1") == "0":
+        return
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
+    for name in EXPECTED:
+        if name in sys.modules and name not in patched:
+            patch_module(sys.modules[name])
