@@ -20,7 +20,7 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
+int fio_json_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -70,7 +70,7 @@ static int scan_string(const char *p, size_t n, size_t *i)
             if (n - k < 6)
                 return -1;
             for (size_t h = 2; h < 6; h++)
-                if (hex_value(p[k + h]) < 0)
+                if (fio_json_hex_value(p[k + h]) < 0)
                     return -1;
             k += 6;
         } else if (e != '\0' && strchr("\"\\/bfnrt", e)) {
@@ -260,7 +260,7 @@ static unsigned unit_at(const char *p, size_t k)
 {
     unsigned u = 0;
     for (size_t h = 2; h < 6; h++)
-        u = u << 4 | (unsigned)hex_value(p[k + h]);
+        u = u << 4 | (unsigned)fio_json_hex_value(p[k + h]);
     return u;
 }
 

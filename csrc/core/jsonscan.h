@@ -60,4 +60,7 @@ int fio_json_compact(const char *p, size_t n, fio_buf *out);
  * surrogatepass would. 0 ok, -1 invalid (out unchanged), -2 oom. */
 int fio_json_string_decode(const char *p, size_t n, fio_buf *out);
 
+/* Value of one hex digit (0-9, a-f, A-F), or -1. */
+int fio_json_hex_value(char c);
+
 #endif

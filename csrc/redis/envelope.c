@@ -312,17 +312,6 @@ static int put_code_point(fio_buf *out, uint32_t cp)
     return rc ? rc : put_unit(out, 0xDC00 | (cp & 0x3FF));
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The character of the escape at p[*k] == '\\' as a code unit (a surrogate
  * escape stays one unit: Python writes a pair back as the same two escapes);
  * moves *k past it. -1 if the escape is not JSON. */
@@ -341,7 +330,7 @@ static long escape_unit(const char *p, size_t n, size_t *k)
         return -1;
     long u = 0;
     for (size_t h = 2; h < 6; h++) {
-        int v = hex_value(p[i + h]);
+        int v = fio_json_hex_value(p[i + h]);
         if (v < 0)
             return -1;
         u = u << 4 | v;

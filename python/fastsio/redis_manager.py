@@ -27,14 +27,12 @@ client's connection. While Redis is unreachable they wait for it, up to
 """
 import asyncio
 import base64
-import logging
 import uuid
 
 from . import packet
 from .manager import AsyncManager
 from .redis_client import parse_url, shared_connection
 
-default_logger = logging.getLogger("socketio")
 
 # python-socketio / redis-py internals that a subclass may override there but
 # that have no meaning here: the I/O is in C.
@@ -364,10 +362,3 @@ class AsyncRedisManager(AsyncManager):
         room, namespace = message.get("room"), message.get("namespace")
         await super().close_room(room=room, namespace=namespace)
         self._rooms_left(namespace, [room])
-
-    def _get_logger(self):
-        if self.logger:
-            return self.logger
-        if self.server:
-            return self.server.logger
-        return default_logger
