@@ -10,6 +10,7 @@ cd "$root"
 
 python3 -m pip install -q -r tests/requirements.txt
 (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
+bash scripts/openwebui_env.sh
 
 # the extension, built in place next to python/fastsio/*.py
 python3 setup.py -q build_ext --inplace --build-temp build/tmp
