@@ -50,11 +50,20 @@ def summarize(scenario, **facts):
 
 
 def assert_serves_with_fastsio(webui):
-    """The process really runs fastsio: its C extension fastsio/_core*.so is
-    mapped in the server process (`python -m fastsio serve` runs uvicorn in
-    that very process, no worker). This does not depend on log levels or on
-    anything on the wire, which is meant to be identical to python-socketio's;
-    the unpatched instance, which never imports fastsio, does not map it."""
+    """The server process runs fastsio: its C extension fastsio/_core*.so is
+    mapped in that very process (`python -m fastsio serve` runs uvicorn in
+    it, no worker), and it was started as `-m fastsio serve` without
+    --no-swap. The wire cannot tell: fastsio answers byte for byte as
+    python-socketio does (same Engine.IO sids, same HTTP errors and headers,
+    checked by hand). The maps alone would also list _core under --no-swap
+    (`-m fastsio` imports the package); what proves the swap itself took
+    effect is Redis-side, in test_redis_manager and test_mixed_fleet: only
+    fastsio's RedisDict (installed by the swap's Open WebUI patch) subscribes
+    to __redis__:invalidate with CLIENT TRACKING. The unpatched instance,
+    which never imports fastsio, maps no _core."""
+    with open(f"/proc/{webui.pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert b"fastsio" in argv and b"serve" in argv and b"--no-swap" not in argv, argv
     assert webui.uses_fastsio_core(), (
         f"fastsio's _core extension is not loaded in Open WebUI's process {webui.pid}")
 
