@@ -41,23 +41,30 @@ async def test_serve_no_swap_keeps_python_socketio(start_server):
 
 async def test_serve_workers_share_redis(start_server, redis_server):
     """Two uvicorn workers (spawned interpreters) both swapped, sharing Redis:
-    an emit handled by either worker reaches clients of both."""
+    an emit handled by one worker reaches clients of both."""
     server = start_server("fastsio", "tests.apps.swap_app:app",
                           env={"REDIS_URL": redis_server.url}, serve_args=["--workers", "2"])
-    clients = []
+    by_pid = {}
+    spare = []
     try:
-        pids = set()
-        for _ in range(20):
+        # the second worker may still be starting when the port first answers:
+        # connect until a client sits on each worker (bounded)
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(by_pid) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "only one worker answered"
             client, got = await connect(server.url)
-            clients.append((client, got))
             info = await client.call("impl", timeout=5)
             assert info["server"] == "fastsio.server"
             assert info["manager"] == "fastsio.redis_manager"
-            pids.add(info["pid"])
-        assert len(pids) == 2, "connections did not spread over both workers"
+            if info["pid"] in by_pid:
+                spare.append(client)
+                await asyncio.sleep(0.2)
+            else:
+                by_pid[info["pid"]] = (client, got)
+        clients = list(by_pid.values())
         await clients[0][0].call("shout", "hello", timeout=5)
         for _, got in clients:
             assert await asyncio.wait_for(got.get(), 5) == "hello"
     finally:
-        for client, _ in clients:
+        for client in [c for c, _ in by_pid.values()] + spare:
             await client.disconnect()
