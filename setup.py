@@ -39,7 +39,7 @@ def library_flags():
 
 # csrc/core: codecs, hub, inbox (no Python.h); csrc/redis: hiredis client,
 # pub/sub envelope, near cache (no Python.h); csrc/py: the binding layer only.
-SOURCE_DIRS = ("core", "redis", "py")
+SOURCE_DIRS = ("core", "redis", "py", "merge")
 
 cflags, libs = library_flags()
 extra_compile = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"] + cflags

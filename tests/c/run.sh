@@ -10,10 +10,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FASTSIO_CTEST_OUT:-$root/build/ctest}
 mkdir -p "$out"
-core=("$root"/csrc/core/*.c "$root"/csrc/redis/*.c)
+core=("$root"/csrc/core/*.c "$root"/csrc/redis/*.c "$root"/csrc/merge/*.c)
 cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer
         -fsanitize=address,undefined -fno-sanitize-recover=all
-        -I"$root/csrc/core" -I"$root/csrc/redis" $(pkg-config --cflags hiredis))
+        -I"$root/csrc/core" -I"$root/csrc/redis" -I"$root/csrc/merge" $(pkg-config --cflags hiredis))
 libs=($(pkg-config --libs hiredis) -lpthread)
 status=0
 for t in "$here"/test_*.c; do
