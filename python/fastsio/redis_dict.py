@@ -46,8 +46,12 @@ class RedisDict:
         self._hash = _core.CachedHash(self.redis.client, name)
 
     def _touched(self):
+        """After a write: the signature is void, and the connection's state
+        and error reports are drained on the running loop (if any)."""
         if self._signature_name:
             self.redis.send("DEL", self._signature_name, retry=True)
+        else:
+            self.redis.maybe_attach()
 
     def __setitem__(self, key, value):
         self._hash.set([(key, self._json.dumps(value))])
@@ -128,8 +132,7 @@ class RedisDict:
 
     def clear(self):
         self._hash.clear()
-        if self._signature_name:
-            self.redis.send("DEL", self._signature_name, retry=True)
+        self._touched()
 
     def update(self, other=None, **kwargs):
         if other is not None:
