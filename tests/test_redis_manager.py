@@ -139,12 +139,24 @@ async def test_direct_emit_binary_and_callbacks_across_processes(fleet):
             await p.sio.disconnect()
 
 
+async def subscribed(redis_server, channel, timeout=10.0):
+    """Waits until some process is subscribed to channel (per-room channels:
+    a remote enter_room takes effect once the member's process subscribed)."""
+    r = redis_server.client()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while dict(r.pubsub_numsub(channel)).get(channel, 0) < 1:
+        assert asyncio.get_running_loop().time() < deadline, f"nobody subscribed {channel}"
+        await asyncio.sleep(0.02)
+
+
 async def test_remote_room_membership_and_disconnect(fleet):
-    a, b, _, _ = fleet
+    a, b, mode, redis_server = fleet
     pa, pb, pb2 = await peers(a, b, b)
     try:
         # a puts b's client in a room, then emits to that room
         assert await pa.ask_server("enter_other", {"sid": pb.sid, "room": "vip"}) == "ok"
+        if mode == "rooms":
+            await subscribed(redis_server, "socketio#/#vip")
         await pa.ask_server("emit", {"event": "vip", "data": 1, "to": "vip"})
         assert await pb.expect("vip") == [1]
         await pb2.expect_none("vip")
