@@ -15,29 +15,13 @@
 #include "buf.h"
 #include "eio.h"
 #include "frame.h"
+#include "jsonscan.h"
 #include "sio.h"
 
 #include "check.h"
+#include "test_util.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-/* A heap copy of exactly n bytes (at least 1 allocated); aborts on oom. */
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("out of memory\n", stderr);
-        exit(2);
-    }
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
-
-static int mem_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
-}
 
 static int str_eq(const char *a, size_t alen, const char *b)
 {
@@ -107,17 +91,6 @@ static int run_corpus(const char *dir, const char *name, line_fn fn)
     return cases;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes a hex string in place ("~" is empty); returns the length or -1. */
 static long unhex(char *s)
 {
@@ -127,7 +100,7 @@ static long unhex(char *s)
     if (n % 2)
         return -1;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        int hi = fio_json_hex_value(s[i]), lo = fio_json_hex_value(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         s[o++] = (char)(hi << 4 | lo);

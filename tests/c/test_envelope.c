@@ -17,38 +17,11 @@
 #include "jsonscan.h"
 
 #include "check.h"
+#include "test_util.h"
 
 #define HOST "0123456789abcdef0123456789abcdef"
 
 /* ---------------------------------------------------------------- helpers */
-
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("out of memory\n", stderr);
-        exit(2);
-    }
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
-
-static int mem_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Corpus unescaping in place: "\\" is a backslash, "\xHH" a byte. Returns
  * the length, or -1 on any other backslash. */
@@ -61,8 +34,8 @@ static long unescape(char *s)
         } else if (s[i + 1] == '\\') {
             s[o++] = '\\';
             i++;
-        } else if (s[i + 1] == 'x' && hex_value(s[i + 2]) >= 0 && hex_value(s[i + 3]) >= 0) {
-            s[o++] = (char)(hex_value(s[i + 2]) << 4 | hex_value(s[i + 3]));
+        } else if (s[i + 1] == 'x' && fio_json_hex_value(s[i + 2]) >= 0 && fio_json_hex_value(s[i + 3]) >= 0) {
+            s[o++] = (char)(fio_json_hex_value(s[i + 2]) << 4 | fio_json_hex_value(s[i + 3]));
             i += 3;
         } else {
             return -1;

@@ -14,26 +14,9 @@
 #include "jsonscan.h"
 
 #include "check.h"
+#include "test_util.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-/* A heap copy of exactly n bytes (at least 1 allocated); exits on oom. */
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("out of memory\n", stderr);
-        exit(2);
-    }
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
-
-static int mem_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
-}
 
 static enum fio_json_kind kind_of(const char *s, size_t n)
 {

@@ -23,6 +23,7 @@
 #include "merge.h"
 
 #include "check.h"
+#include "test_util.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -33,14 +34,6 @@ static void *xmalloc(size_t n)
         fputs("out of memory\n", stderr);
         exit(2);
     }
-    return p;
-}
-
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = xmalloc(n);
-    if (n)
-        memcpy(p, s, n);
     return p;
 }
 
