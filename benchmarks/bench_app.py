@@ -1,4 +1,6 @@
-"""Benchmark server app; FASTSIO_TEST_IMPL picks python-socketio or fastsio."""
+"""Benchmark server app; FASTSIO_TEST_IMPL picks python-socketio or fastsio.
+With REDIS_URL set, that library's AsyncRedisManager on that Redis
+(benchmarks/redis_broadcast.py)."""
 import os
 
 if os.environ.get("FASTSIO_TEST_IMPL") == "python-socketio":
@@ -6,7 +8,9 @@ if os.environ.get("FASTSIO_TEST_IMPL") == "python-socketio":
 else:
     import fastsio as socketio
 
-sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
+manager = (socketio.AsyncRedisManager(os.environ["REDIS_URL"])
+           if os.environ.get("REDIS_URL") else None)
+sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", client_manager=manager)
 app = socketio.ASGIApp(sio)
 
 

@@ -1,7 +1,7 @@
 """Cross-process broadcast through Redis: fastsio.AsyncRedisManager against
 python-socketio's socketio.AsyncRedisManager, in this same run.
 
-Per implementation: two uvicorn processes (benchmarks/redis_bench_app.py)
+Per implementation: two uvicorn processes (benchmarks/bench_app.py with REDIS_URL)
 sharing one redis-server started here. --clients websocket clients connect
 to server B and join room "bench"; one client on server A asks A to `blast`
 --messages events to the room, which A publishes and B delivers. Measured:
@@ -26,7 +26,6 @@ import base64
 import collections
 import json
 import os
-import resource
 import statistics
 import sys
 import time
@@ -35,30 +34,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import redis  # noqa: E402
 
+from benchmarks.cpu import machine_cpu, proc_cpu, self_cpu  # noqa: E402
 from tests.conftest import RedisServer, ServerProcess  # noqa: E402
 
-APP = "benchmarks.redis_bench_app:app"
+APP = "benchmarks.bench_app:app"
 IMPLS = ("fastsio", "python-socketio")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid):
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu():
-    """CPU seconds all processes of the machine have used (busy, all cores)."""
-    with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK     # minus idle, iowait
-
-
-def self_cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 class WsClient(asyncio.Protocol):

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import statistics
 import sys
 import time
@@ -37,32 +36,13 @@ import redis  # noqa: E402
 
 import fastsio  # noqa: E402
 from fastsio import redis_client  # noqa: E402
+from benchmarks.cpu import machine_cpu, proc_cpu, self_cpu  # noqa: E402
 from tests.conftest import RedisServer  # noqa: E402
 
 FIELDS = 1000
 TICK = 0.001            # the ticker's sleep; lateness beyond it is the stall
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 IMPLS = ("fastsio", "redis-py")
 WORKLOADS = ("read", "write", "mixed 90/10")
-
-
-def proc_cpu(pid):
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu():
-    """CPU seconds all processes of the machine have used (busy, all cores)."""
-    with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK     # minus idle, iowait
-
-
-def self_cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def session(i, rng):

@@ -258,7 +258,7 @@ def test_sentinel_failover(tmp_path):
         d = fastsio.RedisDict("ha", redis_url=url)
         d["before"] = 1
         assert d.flush(timeout=10) == 0
-        lock = fastsio.RedisLock(f"redis://mymaster/0", "ha:lock", 30,
+        lock = fastsio.RedisLock("redis://mymaster/0", "ha:lock", 30,
                                  redis_sentinels=[("127.0.0.1", sport)])
         assert lock.aquire_lock()
         eventually(lambda: redis.Redis(port=replica.port).hget("ha", "before") == b"1",

@@ -8,7 +8,6 @@ the python-socketio side). Clients are python-socketio AsyncClients over
 websocket. Every operation is driven from both processes.
 """
 import asyncio
-import os
 
 import pytest
 import socketio

@@ -91,10 +91,7 @@ def _utils_classes(module):
             super().__init__(name, redis_url, redis_sentinels, redis_cluster, json=codec)
 
     class OpenWebUIRedisLock(RedisLock):
-        def __init__(self, redis_url, lock_name, timeout_secs, redis_sentinels=[],
-                     redis_cluster=False):
-            super().__init__(redis_url, lock_name, timeout_secs, redis_sentinels,
-                             redis_cluster)
+        """Own class only so that its __module__ can name Open WebUI's module."""
 
     return {"RedisDict": OpenWebUIRedisDict, "CachedRedisDict": OpenWebUICachedRedisDict,
             "RedisLock": OpenWebUIRedisLock}

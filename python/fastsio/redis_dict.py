@@ -26,7 +26,6 @@ from . import _core
 from .redis_client import parse_url, shared_connection
 
 SCAN_BATCH_SIZE = 200
-_MISSING = object()
 
 
 class RedisDict:

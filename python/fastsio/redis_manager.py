@@ -28,6 +28,7 @@ client's connection. While Redis is unreachable they wait for it, up to
 import asyncio
 import base64
 import uuid
+from functools import partial
 
 from . import packet
 from .manager import AsyncManager
@@ -313,8 +314,7 @@ class AsyncRedisManager(AsyncManager):
         remote_host_id = message.get("host_id")
         callback = None
         if remote_callback is not None and len(remote_callback) == 3:
-            def callback(*args, _cb=remote_callback):
-                return self._return_callback(remote_host_id, *_cb, *args)
+            callback = partial(self._return_callback, remote_host_id, *remote_callback)
         data = message["data"]
         if message.get("binary"):
             attachments = [base64.b64decode(a) for a in data[1:]]
