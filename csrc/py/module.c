@@ -264,6 +264,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (fastsio_add_redis_types(module, st) < 0)
         return -1;
+    if (fastsio_add_merge_type(module) < 0)
+        return -1;
     if (PyModule_AddIntConstant(module, "MAX_ATTACHMENTS", SIO_MAX_ATTACHMENTS) < 0)
         return -1;
     return 0;

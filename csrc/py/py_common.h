@@ -22,6 +22,8 @@ int fastsio_add_hub_type(PyObject *module, fastsio_state *st);
 /* Adds RedisClient, CachedHash, RedisError and the KIND_* constants. 0 / -1. */
 int fastsio_add_redis_types(PyObject *module, fastsio_state *st);
 int fastsio_add_cache_type(PyObject *module, fastsio_state *st);
+/* Adds Merger, merge_kind and MERGE_* constants (csrc/py/py_merge.c). 0 / -1. */
+int fastsio_add_merge_type(PyObject *module);
 
 /* The fio_hub of a fastsio._core.Hub object (borrowed: valid while the object
  * lives); NULL with TypeError for anything else. */

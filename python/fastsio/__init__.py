@@ -13,9 +13,10 @@ from .redis_dict import CachedRedisDict, RedisDict
 from .redis_lock import RedisLock
 from .redis_manager import AsyncRedisManager
 from .server import AsyncServer
+from .stream import Stream
 from .ydoc import YdocStore
 
 __version__ = "0.1.0"
 
 __all__ = ["AsyncServer", "ASGIApp", "AsyncManager", "AsyncNamespace", "AsyncRedisManager",
-           "RedisDict", "CachedRedisDict", "RedisLock", "YdocStore", "exceptions", "packet"]
+           "RedisDict", "CachedRedisDict", "RedisLock", "Stream", "YdocStore", "exceptions", "packet"]

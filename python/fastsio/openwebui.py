@@ -16,6 +16,10 @@ Each module is checked first: if a class is missing or its constructor
 takes other parameters than the ones fastsio's equivalent was written for,
 nothing in that module is replaced and one warning says why. ``YdocManager``
 is left as Open WebUI's (it already uses an asyncio Redis client).
+
+- ``open_webui.socket.main``: ``get_event_emitter`` is wrapped so that the
+  streamed deltas of one message go out merged (fastsio.openwebui_emitter;
+  FASTSIO_OPENWEBUI_MERGE=0 turns this off alone).
 """
 import importlib.abc
 import importlib.machinery
@@ -27,6 +31,7 @@ import sys
 from .redis_dict import CachedRedisDict, RedisDict
 from .redis_lock import RedisLock
 from .redis_manager import AsyncRedisManager
+from . import openwebui_emitter
 
 logger = logging.getLogger("fastsio.openwebui")
 
@@ -97,8 +102,22 @@ def _utils_classes(module):
             "RedisLock": OpenWebUIRedisLock}
 
 
+EMITTER_MODULE = "open_webui.socket.main"
+
+
+def _wrap_emitter(module):
+    if os.environ.get("FASTSIO_OPENWEBUI_MERGE", "1") == "0":
+        return False
+    if openwebui_emitter.wrap(module):
+        patched[module.__name__] = ["get_event_emitter"]
+        return True
+    return False
+
+
 def patch_module(module):
     """Replaces the helpers of one Open WebUI module, all or none."""
+    if module.__name__ == EMITTER_MODULE:
+        return _wrap_emitter(module)
     expected = EXPECTED[module.__name__]
     problem = _shape_problem(module, expected)
     if problem:
@@ -131,7 +150,7 @@ class _PatchingLoader(importlib.abc.Loader):
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
-        if fullname not in EXPECTED:
+        if fullname not in EXPECTED and fullname != EMITTER_MODULE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or spec.loader is None:
@@ -146,6 +165,6 @@ def install():
         return
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
-    for name in EXPECTED:
+    for name in [*EXPECTED, EMITTER_MODULE]:
         if name in sys.modules and name not in patched:
             patch_module(sys.modules[name])

@@ -12,6 +12,7 @@ from .engine import EngineServer, Reason
 from .handlers import invoke_handler, resolve_logger
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
+from .stream import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, Stream
 
 default_logger = logging.getLogger("socketio.server")
 _tasks = set()   # strong references to running handler tasks
@@ -131,6 +132,15 @@ class AsyncServer:
                    callback=None, ignore_queue=False):
         await self.emit("message", data=data, to=to, room=room, skip_sid=skip_sid,
                         namespace=namespace, callback=callback, ignore_queue=ignore_queue)
+
+    def stream(self, event, to=None, room=None, skip_sid=None, namespace=None,
+               window=None, max_bytes=None):
+        """A :class:`fastsio.stream.Stream` of ``event`` emits to ``to``/``room``
+        whose consecutive deltas (one per LLM token) go out merged, one emit
+        per ``window`` seconds (0.05 by default) at most."""
+        return Stream(self, event, to=to, room=room, skip_sid=skip_sid, namespace=namespace,
+                      window=DEFAULT_WINDOW if window is None else window,
+                      max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
 
     async def call(self, event, data=None, to=None, sid=None, namespace=None,
                    timeout=60, ignore_queue=False):
