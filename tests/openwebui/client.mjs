@@ -280,7 +280,13 @@ async function chat(clients, spec) {
     const others = events.filter((e) => !(e.data.data && e.data.data.type === "response:completion"
       && e.data.data.data && String(e.data.data.data.type).endsWith(".delta")))
       .map((e) => JSON.stringify(e.data).slice(0, 400));
+    // arrival span of the assistant's text deltas (first to last), to check
+    // the merged emit rate against the merge window
+    const deltaAt = assistant.filter((e) => e.data.data && e.data.data.type === "response:completion"
+      && e.data.data.data && String(e.data.data.data.type).endsWith(".delta")).map((e) => e.at);
     per[c.name] = { ...rebuild(assistant), all: events.length, others,
+      deltaEmits: deltaAt.length,
+      deltaSpanMs: deltaAt.length ? deltaAt[deltaAt.length - 1] - deltaAt[0] : null,
       firstAt: events.length ? events[0].at - started : null,
       lastAt: events.length ? events[events.length - 1].at - started : null };
   }
