@@ -213,7 +213,8 @@ def memory_site(fake_openai, tmp_path_factory):
     """One Open WebUI under fastsio with the in-memory manager, for the
     module (test_memory_manager and test_stream_is_merged share it)."""
     data = str(tmp_path_factory.mktemp("openwebui-memory"))
-    webui = owui.OpenWebUI(served=True, data_dir=data, openai_url=fake_openai.url)
+    webui = owui.OpenWebUI(served=True, data_dir=data, openai_url=fake_openai.url,
+                           extra_env=NO_WAL)
     try:
         site = new_site(webui)
         yield site
@@ -381,6 +382,57 @@ def check_unmerged(chat, name, tokens):
     assert emits >= tokens, f"{emits} delta emits for {tokens} tokens: merged?"
 
 
+# SQLite in rollback-journal mode: the file change counter (header bytes
+# 24-27) then counts write transactions, the database writes of an action
+NO_WAL = {"DATABASE_ENABLE_SQLITE_WAL": "false"}
+APPENDS = 120
+APPEND_ACTION = """
+\"\"\"
+title: Append
+\"\"\"
+import asyncio
+
+
+class Action:
+    async def action(self, body, __event_emitter__=None):
+        for i in range(%d):
+            await __event_emitter__({"type": "message", "data": {"content": f" a{i}ü"}})
+            await asyncio.sleep(0.002)
+        return None
+""" % APPENDS
+
+
+def db_writes(webui):
+    with open(os.path.join(webui.data_dir, "webui.db"), "rb") as f:
+        return int.from_bytes(f.read(28)[24:28], "big")
+
+
+def run_append_action(webui, token, chat):
+    """An Open WebUI action function (installed over its API) appending
+    APPENDS texts to the streamed message with `message` events, as tools
+    and actions do. -> (database writes during the action, the stored
+    content before, after)."""
+    if not webui.request("GET", "/api/v1/functions/id/append", token=token, allow_404=True):
+        webui.request("POST", "/api/v1/functions/create", {
+            "id": "append", "name": "Append", "content": APPEND_ACTION,
+            "meta": {"description": "appends text"}}, token=token)
+        webui.request("POST", "/api/v1/functions/id/append/toggle", token=token)
+
+    def stored():
+        got = webui.request("GET", f"/api/v1/chats/{chat['chatId']}", token=token)
+        return got["chat"]["history"]["messages"][chat["assistantId"]]["content"]
+    before = stored()
+    writes = db_writes(webui)
+    webui.request("POST", "/api/chat/actions/append", {
+        "model": MODEL_ID, "chat_id": chat["chatId"], "id": chat["assistantId"],
+        "session_id": "no-such-session", "messages": []}, token=token, timeout=60)
+    deadline = time.monotonic() + 10    # the last window's write may follow the answer
+    expected = before + "".join(f" a{i}ü" for i in range(APPENDS))
+    while stored() != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return db_writes(webui) - writes, before, stored()
+
+
 def test_stream_is_merged(memory_site):
     """A model streaming 300 tokens at 200 tokens/s: the client rebuilds the
     exact text from at most 20 delta emits per second (python-socketio: one
@@ -401,15 +453,21 @@ def test_stream_is_merged(memory_site):
     # paced at 200 tokens/s the deltas span about 1.5 s: the text is still
     # streamed progressively, not sent in one lump at the end
     assert got["deltaEmits"] >= 5, got["deltaEmits"]
+    # an action's `message` appends: the same stored text, written once per
+    # window instead of once per event (Open WebUI: a read and a write each)
+    writes, before, after = run_append_action(webui, memory_site.token, chat)
+    assert before and after == before + "".join(f" a{i}ü" for i in range(APPENDS))
+    assert 1 <= writes < APPENDS / 4, f"{writes} database writes for {APPENDS} appends"
     summarize("merged", tokens=tokens, rate=rate, a=counts(chat, "a"),
-              delta_emits=got["deltaEmits"], delta_span_ms=got["deltaSpanMs"])
+              delta_emits=got["deltaEmits"], delta_span_ms=got["deltaSpanMs"],
+              append_db_writes=writes, appends=APPENDS)
 
 
 def test_merge_opt_out(fake_openai, tmp_path):
     """FASTSIO_OPENWEBUI_MERGE=0: Open WebUI's emitter as it is, one emit per
     token, the rest of the swap unchanged."""
     webui = owui.OpenWebUI(served=True, data_dir=str(tmp_path), openai_url=fake_openai.url,
-                           extra_env={"FASTSIO_OPENWEBUI_MERGE": "0"})
+                           extra_env={"FASTSIO_OPENWEBUI_MERGE": "0", **NO_WAL})
     try:
         assert_serves_with_fastsio(webui)
         site = new_site(webui)
@@ -421,6 +479,9 @@ def test_merge_opt_out(fake_openai, tmp_path):
         }, servers=[webui])
         check_stream(result["chat"], ["a"], tokens)
         check_unmerged(result["chat"], "a", tokens)
+        writes, before, after = run_append_action(webui, site.token, result["chat"])
+        assert before and after == before + "".join(f" a{i}ü" for i in range(APPENDS))
+        assert writes >= APPENDS, f"{writes} database writes for {APPENDS} appends"
         assert_clean_log(webui)
     finally:
         webui.stop()

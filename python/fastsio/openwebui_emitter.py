@@ -22,10 +22,24 @@ goes to the user room), so the sessions that act on the user room's deltas
 and those that act on the shared snapshots are disjoint; each room keeps
 its own order, and neither room's emits cut the other's windows short.
 
+Database writes the emitter owns: for a ``message`` event (a tool, action
+or pipe appending text to the message) Open WebUI's emitter reads the
+message and writes it back with the text appended, once per event. Here a
+message's ``message`` texts are appended in one read and one write per
+window (the emit itself goes through the stream as above, from an emitter
+made with update_db=False); any other event of the message first writes
+what is buffered, so the database sees the same sequence of contents,
+coarser. This needs ``Chats`` with ``get_message_by_id_and_message_id`` and
+``upsert_message_to_chat_by_id_and_message_id`` and ``is_saved_chat_id`` in
+the module; without them ``message`` events go to Open WebUI's emitter as
+they are. (Open WebUI 0.12.4 keeps no response-resume buffer in the
+emitter: the model's text is saved by its middleware, not here.)
+
 The window is FASTSIO_MERGE_WINDOW_MS (default 50). Checked first: if the
 module has no ``get_event_emitter(request_info, update_db=True)`` or its
 ``sio`` is not a fastsio server, nothing is wrapped and one warning says why.
 """
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -41,6 +55,7 @@ logger = logging.getLogger("fastsio.openwebui")
 EVENT = "events"
 # the _MessageStreams the running emitter's emits go through (None outside)
 _current = contextvars.ContextVar("fastsio_openwebui_stream", default=None)
+_db_tasks = set()   # strong references to timer-driven appends in flight
 
 
 def window_from_env():
@@ -84,16 +99,80 @@ def _redirecting_emit(server):
     return emit
 
 
-class _MessageStreams:
-    """The streams of one message, one per destination. Each stream holds
-    its owner, so the set lives while any of its streams has text pending
-    (its timer holds the stream) or any emitter of the message lives."""
+def _db_problem(module):
+    chats = getattr(module, "Chats", None)
+    for name in ("get_message_by_id_and_message_id", "upsert_message_to_chat_by_id_and_message_id"):
+        if not inspect.iscoroutinefunction(getattr(chats, name, None)):
+            return f"Chats.{name} is missing or not async"
+    if not callable(getattr(module, "is_saved_chat_id", None)):
+        return "is_saved_chat_id is missing"
+    return None
 
-    def __init__(self, server, window, emit):
+
+def _appended_text(event_data):
+    """The text a `message` event appends, or None for any other event."""
+    if not isinstance(event_data, dict) or event_data.get("type") != "message":
+        return None
+    data = event_data.get("data")
+    content = data.get("content") if isinstance(data, dict) else None
+    return content if isinstance(content, str) else None
+
+
+class _MessageStreams:
+    """The streams of one message, one per destination, and its buffered
+    `message` appends. Each stream and the append timer hold the owner, so
+    it lives while anything is pending or any emitter of the message lives.
+    Loop thread only; db_lock orders the database writes."""
+
+    def __init__(self, server, window, emit, module, chat_id, message_id):
         self.server = server
         self.window = window
         self.plain_emit = emit
         self.by_dest = {}
+        self.module = module
+        self.chat_id = chat_id
+        self.message_id = message_id
+        self.appends = []           # texts not yet written, in order
+        self.append_timer = None
+        self.db_lock = asyncio.Lock()
+        self.db_writes = 0          # database writes of appends (for tests)
+
+    def buffer_append(self, text):
+        self.appends.append(text)
+        if self.append_timer is None:
+            loop = asyncio.get_running_loop()
+            self.append_timer = loop.call_later(self.window, self._on_append_timer)
+
+    def _on_append_timer(self):
+        self.append_timer = None
+        task = asyncio.get_running_loop().create_task(self._write_logged())
+        _db_tasks.add(task)
+        task.add_done_callback(_db_tasks.discard)
+
+    async def _write_logged(self):
+        try:
+            await self.write_appends()
+        except Exception:
+            logger.exception("fastsio: writing the appended text of message %s failed",
+                             self.message_id)
+
+    async def write_appends(self):
+        """Appends the buffered texts to the stored message: what Open
+        WebUI's emitter does per `message` event, once for all of them."""
+        async with self.db_lock:
+            if self.append_timer is not None:
+                self.append_timer.cancel()
+                self.append_timer = None
+            if not self.appends:
+                return
+            parts, self.appends = self.appends, []
+            chats = self.module.Chats
+            message = await chats.get_message_by_id_and_message_id(self.chat_id, self.message_id)
+            if message:
+                self.db_writes += 1
+                await chats.upsert_message_to_chat_by_id_and_message_id(
+                    self.chat_id, self.message_id,
+                    {"content": message.get("content", "") + "".join(parts)})
 
     async def emit(self, data, to=None, room=None, skip_sid=None):
         target = to or room
@@ -119,6 +198,10 @@ def wrap(module):
     server.emit = _redirecting_emit(server)
     messages = weakref.WeakValueDictionary()    # message key -> _MessageStreams
     original = module.get_event_emitter
+    db_problem = _db_problem(module)
+    if db_problem:
+        logger.warning("fastsio: open_webui.socket.main: `message` appends written per event "
+                       "as Open WebUI does: %s", db_problem)
 
     @functools.wraps(original)
     async def get_event_emitter(request_info, update_db=True):
@@ -126,21 +209,39 @@ def wrap(module):
         chat_id = request_info.get("chat_id") or ""
         if inner is None or chat_id.startswith("channel:"):
             return inner
-        key = (request_info.get("user_id"), chat_id, request_info.get("message_id"))
+        message_id = request_info.get("message_id")
+        key = (request_info.get("user_id"), chat_id, message_id)
+        # Open WebUI's own condition for the emitter's database writes
+        coalesce = (db_problem is None and update_db and message_id
+                    and module.is_saved_chat_id(chat_id))
         streams = None
+        inner_no_db = None
 
         @functools.wraps(inner)
         async def __event_emitter__(event_data):
-            nonlocal streams
+            nonlocal streams, inner_no_db
             if streams is None:
                 streams = messages.get(key)
                 if streams is None:
-                    streams = messages[key] = _MessageStreams(server, window, plain_emit)
+                    streams = messages[key] = _MessageStreams(server, window, plain_emit, module,
+                                                              chat_id, message_id)
+            appended = _appended_text(event_data) if coalesce else None
+            if appended is None:
+                if streams.appends or streams.db_lock.locked():
+                    await streams.write_appends()   # the database keeps the order
+                emitter = inner
+            else:
+                if inner_no_db is None:
+                    inner_no_db = await original(request_info, False)
+                emitter = inner_no_db
             token = _current.set(streams)
             try:
-                return await inner(event_data)
+                result = await emitter(event_data)
             finally:
                 _current.reset(token)
+            if appended is not None:
+                streams.buffer_append(appended)
+            return result
         return __event_emitter__
 
     get_event_emitter.fastsio_messages = messages
