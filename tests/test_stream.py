@@ -688,11 +688,6 @@ async def test_fastsio_stream_unmerged_arguments_in_order(stream_server):
         await session.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fastsio bug: Stream._drain json-decodes every str/bytes item of its outbox, "
-    "so a bare str or bytes argument (never merged) is passed to json.loads: "
-    "'hello' raises JSONDecodeError out of emit() and is never sent, '42' is sent "
-    "as the int 42, b'\\x00' raises"))
 async def test_fastsio_stream_bare_str_and_bytes_arguments(stream_server):
     session = await Session().open(stream_server.url)
     try:
@@ -1011,3 +1006,29 @@ def test_fastsio_merger_bindings_in_server_env():
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "5 passed" in proc.stdout, proc.stdout
+
+
+async def test_stream_new_pending_text_gets_its_own_window():
+    """A push that sends the pending text and begins a new one (another
+    message's delta) gives the new text a whole window of its own: it is
+    not sent at the old text's deadline. A lower bound on the send time,
+    so a slow machine cannot fail it."""
+    import fastsio
+    sent = []
+    loop = asyncio.get_running_loop()
+
+    async def record(event, data, **kw):
+        sent.append((loop.time(), data["data"]["data"]["content"]))
+
+    sio = fastsio.AsyncServer(async_mode="asgi")
+    stream = fastsio.Stream(sio, "events", window=0.2, emit=record)
+    await stream.emit(json.loads(md("a")))
+    await asyncio.sleep(0.1)
+    pushed_b = loop.time()
+    await stream.emit(json.loads(ev_text({"type": "message", "data": {"content": "b"}},
+                                         message_id="other")))
+    assert [text for _, text in sent] == ["a"]     # sent by b's push
+    while len(sent) < 2:
+        await asyncio.sleep(0.01)
+    at, text = sent[1]
+    assert text == "b" and at >= pushed_b + 0.2 - 0.005, (at - pushed_b)

@@ -64,8 +64,11 @@ class Stream:
         self._default = (to or room, skip_sid)
         self._merger = _core.Merger(max_bytes)
         self._pending_dest = None     # destination of the pending text
-        self._outbox = collections.deque()   # (data, (room, skip_sid)) in order
+        # (data, merged text?, (room, skip_sid)) in order: a merged text is
+        # decoded before sending, the app's own objects never are
+        self._outbox = collections.deque()
         self._timer = None
+        self._timer_since = None      # pending_since the timer was set for
         self._closed = False
         self.emits_in = 0             # emits received
         self.emits_out = 0            # emits sent
@@ -85,11 +88,14 @@ class Stream:
         text = self._text_of(data)
         if text is None:
             self._take_pending()
-            self._outbox.append((data, dest))
+            self._outbox.append((data, False, dest))
         else:
             outs = self._merger.push(text, time.monotonic_ns())
             for out in outs:
-                self._outbox.append((data if out is text else out, dest))
+                if out is text:
+                    self._outbox.append((data, False, dest))
+                else:
+                    self._outbox.append((out, True, dest))
             if self._merger.pending_since() is not None:
                 self._pending_dest = dest
                 self._arm()
@@ -142,12 +148,17 @@ class Stream:
         text = self._merger.flush()
         dest, self._pending_dest = self._pending_dest, None
         if text is not None:
-            self._outbox.append((text, dest))
+            self._outbox.append((text, True, dest))
 
     def _arm(self):
-        if self._timer is not None:
-            return
+        """Sets the timer for the pending text's window (a new pending text,
+        begun by a push that sent the previous one, gets its own window)."""
         since = self._merger.pending_since()
+        if self._timer is not None:
+            if since == self._timer_since:
+                return
+            self._timer.cancel()
+        self._timer_since = since
         delay = self.window - (time.monotonic_ns() - since) / 1e9
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(max(delay, 0.0), self._on_timer)
@@ -170,11 +181,11 @@ class Stream:
         merger) is decoded back to the object the server emits, so every
         manager (Redis included) sends it as it sends any emit."""
         while self._outbox:
-            data, (target, skip) = self._outbox.popleft()
-            if isinstance(data, (str, bytes)):
-                data = self.server._loads(data)
+            data, merged, (target, skip) = self._outbox.popleft()
             self.emits_out += 1
             try:
+                if merged:
+                    data = self.server._loads(data)
                 await self._send(self.event, data, room=target, skip_sid=skip,
                                        namespace=self.namespace)
             except Exception:
