@@ -81,7 +81,14 @@ async function connect(user) {
   });
   sockets.push(s);
   const c = { user, socket: s, events: [], packets: 0, payloadBytes: 0, wire0: 0 };
-  s.on("events", (data) => { if (counting) c.events.push({ at: Date.now(), data }); });
+  s.on("events", (data) => {
+    if (!counting) return;
+    c.events.push({ at: Date.now(), data });
+    // the chat's final event (checked here, once per event, not by rescanning)
+    const d = data && data.data;
+    if (d && d.type === "chat:completion" && d.data && d.data.done === true
+        && c.assistantId && data.message_id === c.assistantId && c.onDone) c.onDone();
+  });
   await withTimeout(new Promise((resolve, reject) => {
     s.once("connect", resolve);
     s.once("connect_error", (e) => reject(new Error(`${user.name}: connect_error ${e.message}`)));
@@ -175,6 +182,7 @@ async function chat(c) {
   };
   c.started = Date.now();
   c.assistantId = assistantId;
+  const done = new Promise((resolve) => { c.onDone = resolve; });
   c.postRetries = 0;
   let res;
   let text;
@@ -193,13 +201,7 @@ async function chat(c) {
   if (!res.ok) throw new Error(`POST /api/chat/completions: ${res.status} ${text.slice(0, 2000)}`);
   c.postMs = Date.now() - c.started;
   c.chatId = JSON.parse(text).chat_id;
-  const finished = () => c.events.some((e) => e.data && e.data.message_id === assistantId
-    && e.data.data && e.data.data.type === "chat:completion" && e.data.data.data
-    && e.data.data.data.done === true);
-  await withTimeout(new Promise((resolve) => {
-    const check = () => (finished() ? resolve() : setTimeout(check, 20));
-    check();
-  }), `chat of ${c.user.name}: its done event`, config.chatTimeoutMs || 60000);
+  await withTimeout(done, `chat of ${c.user.name}: its done event`, config.chatTimeoutMs || 60000);
 }
 
 function report(c) {
