@@ -24,6 +24,7 @@ Logs: build/test-logs/openwebui-*.log; a summary line per scenario (timings,
 import json
 import os
 import sys
+import threading
 import time
 
 import pytest
@@ -189,6 +190,62 @@ def check_redis_pools_cleared(redis, result):
         time.sleep(0.1)
 
 
+class ResumeWatcher(threading.Thread):
+    """Polls Open WebUI's response-resume buffers in Redis while a chat
+    streams (open-webui:tasks:response_streams:<task>: a JSON snapshot line,
+    then one JSON line per appended delta) and checks every state it sees:
+    each line is whole JSON, and the text they make is a prefix of the
+    streamed text."""
+
+    PATTERN = "open-webui:tasks:response_streams:*"
+
+    def __init__(self, redis, expected):
+        super().__init__(daemon=True)
+        self.r = redis.client()
+        self.expected = expected
+        self.seen = 0            # polls that found a buffer with text
+        self.longest = 0
+        self.problems = []
+        self.halt = threading.Event()
+
+    @staticmethod
+    def text_of(value):
+        snapshot, *deltas = [json.loads(line) for line in value.split("\n") if line]
+        parts = []
+        for item in snapshot.get("output") or []:
+            if item.get("type") == "message":
+                parts += [p.get("text", "") for p in item.get("content") or []
+                          if p.get("type") == "output_text"]
+        parts += [d["delta"] for d in deltas if str(d.get("type")).endswith("output_text.delta")]
+        return "".join(parts)
+
+    def run(self):
+        while not self.halt.is_set():
+            for key in self.r.scan_iter(self.PATTERN):
+                value = self.r.get(key)
+                if not value:
+                    continue
+                try:
+                    text = self.text_of(value)
+                except (ValueError, KeyError, AttributeError, TypeError) as exc:
+                    self.problems.append(f"{key}: {exc!r}: {value[-300:]!r}")
+                    continue
+                if not self.expected.startswith(text):
+                    self.problems.append(f"{key}: not a prefix: {_diff(text, self.expected)}")
+                elif text:
+                    self.seen += 1
+                    self.longest = max(self.longest, len(text))
+            self.halt.wait(0.005)
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+
+
+def redis_evals(redis):
+    return redis.client().info("commandstats").get("cmdstat_eval", {}).get("calls", 0)
+
+
 def usage_ms(result):
     return {url.rsplit(":", 1)[1]: seen["ms"] for url, seen in result["usage"]["seen"].items()}
 
@@ -273,14 +330,26 @@ def test_redis_manager(room_channels, fake_openai, redis, started, tmp_path):
     assert_serves_with_fastsio(webui)
     site = new_site(webui)
     t0 = time.monotonic()
-    result = owui.run_client({
-        "token": site.token,
-        "clients": [{"name": "a", "url": webui.url}, {"name": "b", "url": webui.url}],
-        "usage": True,
-        "channelId": site.channel["id"],
-        "chat": chat_spec(webui, "a"),
-        "chatRoom": True,
-    }, servers=[webui])
+    watcher = ResumeWatcher(redis, expected_text(TOKENS))
+    watcher.start()
+    evals = redis_evals(redis)
+    try:
+        result = owui.run_client({
+            "token": site.token,
+            "clients": [{"name": "a", "url": webui.url}, {"name": "b", "url": webui.url}],
+            "usage": True,
+            "channelId": site.channel["id"],
+            "chat": chat_spec(webui, "a"),
+            "chatRoom": True,
+        }, servers=[webui])
+    finally:
+        watcher.stop()
+    evals = redis_evals(redis) - evals
+    # the response-resume buffer: whole lines and a prefix of the text in
+    # every state seen, written in a few EVALs (Open WebUI: one per token)
+    assert not watcher.problems, watcher.problems[:5]
+    assert watcher.seen >= 1, "never saw the response-resume buffer while streaming"
+    assert evals < TOKENS / 3, f"{evals} EVALs for {TOKENS} tokens"
     check_clients(result, site, ["a", "b"])
     check_usage(result)
     check_typing(result, site, ["a", "b"])
@@ -298,7 +367,8 @@ def test_redis_manager(room_channels, fake_openai, redis, started, tmp_path):
     assert_clean_log(webui)
     summarize(f"redis-{'room-channels' if room_channels else 'one-channel'}",
               startup_s=round(webui.startup_s, 1), client_s=round(time.monotonic() - t0, 1),
-              tokens=TOKENS, usage_ms=usage_ms(result),
+              tokens=TOKENS, usage_ms=usage_ms(result), evals=evals,
+              resume_polls=watcher.seen, resume_longest=watcher.longest,
               a=counts(result["chat"], "a"), b=counts(result["chat"], "b"))
 
 

@@ -18,8 +18,10 @@ nothing in that module is replaced and one warning says why. ``YdocManager``
 is left as Open WebUI's (it already uses an asyncio Redis client).
 
 - ``open_webui.socket.main``: ``get_event_emitter`` is wrapped so that the
-  streamed deltas of one message go out merged (fastsio.openwebui_emitter;
-  FASTSIO_OPENWEBUI_MERGE=0 turns this off alone).
+  streamed deltas of one message go out merged (fastsio.openwebui_emitter);
+- ``open_webui.tasks``: the response-resume buffer's per-token appends are
+  written once per window (fastsio.openwebui_resume).
+FASTSIO_OPENWEBUI_MERGE=0 turns these two off alone.
 """
 import importlib.abc
 import importlib.machinery
@@ -31,7 +33,7 @@ import sys
 from .redis_dict import CachedRedisDict, RedisDict
 from .redis_lock import RedisLock
 from .redis_manager import AsyncRedisManager
-from . import openwebui_emitter
+from . import openwebui_emitter, openwebui_resume
 
 logger = logging.getLogger("fastsio.openwebui")
 
@@ -103,21 +105,27 @@ def _utils_classes(module):
 
 
 EMITTER_MODULE = "open_webui.socket.main"
+TASKS_MODULE = "open_webui.tasks"
+MERGING_MODULES = (EMITTER_MODULE, TASKS_MODULE)
 
 
-def _wrap_emitter(module):
+def _wrap_for_merging(module):
     if os.environ.get("FASTSIO_OPENWEBUI_MERGE", "1") == "0":
         return False
-    if openwebui_emitter.wrap(module):
-        patched[module.__name__] = ["get_event_emitter"]
-        return True
-    return False
+    if module.__name__ == EMITTER_MODULE:
+        done, names = openwebui_emitter.wrap(module), ["get_event_emitter"]
+    else:
+        done = openwebui_resume.wrap(module, openwebui_emitter.window_from_env())
+        names = sorted(openwebui_resume.EXPECTED)
+    if done:
+        patched[module.__name__] = names
+    return done
 
 
 def patch_module(module):
     """Replaces the helpers of one Open WebUI module, all or none."""
-    if module.__name__ == EMITTER_MODULE:
-        return _wrap_emitter(module)
+    if module.__name__ in MERGING_MODULES:
+        return _wrap_for_merging(module)
     expected = EXPECTED[module.__name__]
     problem = _shape_problem(module, expected)
     if problem:
@@ -150,7 +158,7 @@ class _PatchingLoader(importlib.abc.Loader):
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
-        if fullname not in EXPECTED and fullname != EMITTER_MODULE:
+        if fullname not in EXPECTED and fullname not in MERGING_MODULES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or spec.loader is None:
@@ -165,6 +173,6 @@ def install():
         return
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
-    for name in [*EXPECTED, EMITTER_MODULE]:
+    for name in [*EXPECTED, *MERGING_MODULES]:
         if name in sys.modules and name not in patched:
             patch_module(sys.modules[name])

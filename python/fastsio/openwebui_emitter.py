@@ -32,8 +32,8 @@ what is buffered, so the database sees the same sequence of contents,
 coarser. This needs ``Chats`` with ``get_message_by_id_and_message_id`` and
 ``upsert_message_to_chat_by_id_and_message_id`` and ``is_saved_chat_id`` in
 the module; without them ``message`` events go to Open WebUI's emitter as
-they are. (Open WebUI 0.12.4 keeps no response-resume buffer in the
-emitter: the model's text is saved by its middleware, not here.)
+they are. (The response-resume buffer is written by Open WebUI's
+middleware, not the emitter: fastsio.openwebui_resume coalesces it.)
 
 The window is FASTSIO_MERGE_WINDOW_MS (default 50). Checked first: if the
 module has no ``get_event_emitter(request_info, update_db=True)`` or its
