@@ -27,39 +27,13 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
-import { io } from "../tests/js/node_modules/socket.io-client/build/esm-debug/index.js";
+import { chatBody, chatFailed, harness, isDone, rebuild } from "../tests/openwebui/owui_client_lib.mjs";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const LIMIT_MS = config.limitMs || 120000;
-const STEP_MS = config.stepMs || 20000;
-const sockets = [];
-
-function finish(code, result) {
-  for (const s of sockets) {
-    try { s.disconnect(); } catch { /* already gone */ }
-  }
-  setTimeout(() => process.exit(code), 3000);
-  process.stdout.write(result === undefined ? "" : JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-const limit = setTimeout(() => {
-  process.stderr.write(`openwebui_client.mjs timed out after ${LIMIT_MS} ms\n`);
-  finish(2);
-}, LIMIT_MS);
-
-function withTimeout(promise, what, ms = STEP_MS) {
-  let t;
-  const timeout = new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
-}
-
-const ack = (socket, ...args) => new Promise((resolve, reject) => {
-  socket.timeout(STEP_MS).emit(...args, (err, ...reply) => {
-    if (err) reject(new Error(`no ack for ${String(args[0])}`));
-    else resolve(reply);
-  });
+const { finish, withTimeout, openSocket, connected, frontendJoin, postChat, run } = harness({
+  name: "openwebui_client.mjs",
+  limitMs: config.limitMs || 120000,
+  stepMs: config.stepMs || 20000,
 });
 
 const stdinLines = createInterface({ input: process.stdin });
@@ -71,28 +45,15 @@ const nextLine = () => new Promise((resolve) => lineWaiters.push(resolve));
 let counting = false;
 
 async function connect(user) {
-  const s = io(config.url, {
-    path: "/ws/socket.io",
-    transports: ["websocket"],
-    auth: { token: user.token },
-    reconnection: false,
-    forceNew: true,
-    timeout: STEP_MS,
-  });
-  sockets.push(s);
+  const s = openSocket(config.url, user.token);
   const c = { user, socket: s, events: [], packets: 0, payloadBytes: 0, wire0: 0 };
   s.on("events", (data) => {
     if (!counting) return;
     c.events.push({ at: Date.now(), data });
     // the chat's final event (checked here, once per event, not by rescanning)
-    const d = data && data.data;
-    if (d && d.type === "chat:completion" && d.data && d.data.done === true
-        && c.assistantId && data.message_id === c.assistantId && c.onDone) c.onDone();
+    if (isDone(data) && c.assistantId && data.message_id === c.assistantId && c.onDone) c.onDone();
   });
-  await withTimeout(new Promise((resolve, reject) => {
-    s.once("connect", resolve);
-    s.once("connect_error", (e) => reject(new Error(`${user.name}: connect_error ${e.message}`)));
-  }), `${user.name} connect`);
+  await connected(s, user.name);
   s.io.engine.on("packet", (p) => {
     if (!counting) return;
     c.packets += 1;
@@ -101,85 +62,15 @@ async function connect(user) {
   });
   c.sid = s.id;
   c.ws = s.io.engine.transport.ws;
-  await ack(s, "user-join", { auth: { token: user.token } });
-  await ack(s, "heartbeat", {});
+  await frontendJoin(s, user.token);
   return c;
 }
 
 const wireRead = (c) => (c.ws && c.ws._socket ? c.ws._socket.bytesRead : NaN);
 
-// The text the frontend shows, rebuilt from the events of the assistant
-// message (as tests/openwebui/client.mjs): `response.output_text.delta`
-// deltas per output index, and the last `chat:completion` snapshot.
-function outputText(output) {
-  if (!Array.isArray(output)) return null;
-  const texts = [];
-  for (const item of output) {
-    if (!item || item.type !== "message" || !Array.isArray(item.content)) continue;
-    const text = item.content.map((p) => (p && p.text != null ? String(p.text) : "")).join("");
-    if (text && text.trim()) texts.push(text);
-  }
-  return texts.join("\n");
-}
-
-function rebuild(events) {
-  const deltas = new Map();
-  let snapshot = null;
-  let done = false;
-  let deltaEvents = 0;
-  let lastDeltaAt = null;
-  let doneAt = null;
-  const types = {};
-  for (const { at, data } of events) {
-    const type = data.data && data.data.type;
-    types[type] = (types[type] || 0) + 1;
-    const d = (data.data && data.data.data) || {};
-    if (type === "response:completion") {
-      const idx = Number.isInteger(d.output_index) ? d.output_index : 0;
-      if (typeof d.type === "string" && d.type.endsWith(".output_text.delta")) {
-        deltas.set(idx, (deltas.get(idx) || "") + String(d.delta ?? ""));
-        deltaEvents += 1;
-        lastDeltaAt = at;
-      } else if (d.type === "response.completed" && d.response && Array.isArray(d.response.output)) {
-        const text = outputText(d.response.output);
-        if (text) snapshot = text;
-      }
-    } else if (type === "chat:completion") {
-      if (typeof d.content === "string" && d.content) snapshot = d.content;
-      else if (Array.isArray(d.output)) {
-        const text = outputText(d.output);
-        if (text) snapshot = text;
-      }
-      if (d.done === true && doneAt === null) { done = true; doneAt = at; }
-    }
-  }
-  const order = [...deltas.keys()].sort((x, y) => x - y).map((k) => deltas.get(k));
-  return { types, deltaEvents, lastDeltaAt, doneAt, done,
-    deltaText: deltas.size ? order.join("\n") : null, snapshotText: snapshot };
-}
-
 async function chat(c) {
-  const userId = randomUUID();
   const assistantId = randomUUID();
-  const body = {
-    stream: true,
-    model: config.model,
-    messages: [{ role: "user", content: config.prompt }],
-    params: {},
-    tool_servers: [],
-    features: { image_generation: false, code_interpreter: false, web_search: false, memory: false },
-    variables: {},
-    model_item: {},
-    session_id: c.sid,
-    chat_id: null,
-    id: assistantId,
-    parent_id: null,
-    user_message: {
-      id: userId, parentId: null, childrenIds: [], role: "user", content: config.prompt,
-      timestamp: Math.floor(Date.now() / 1000), models: [config.model],
-    },
-    background_tasks: {},
-  };
+  const body = chatBody({ model: config.model, prompt: config.prompt, sessionId: c.sid, assistantId });
   c.started = Date.now();
   c.assistantId = assistantId;
   const done = new Promise((resolve) => { c.onDone = resolve; });
@@ -187,23 +78,23 @@ async function chat(c) {
   let res;
   let text;
   for (;;) {
-    res = await withTimeout(fetch(`${config.url}/api/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${c.user.token}` },
-      body: JSON.stringify(body),
-    }), "POST /api/chat/completions", config.chatTimeoutMs || 60000);
+    res = await postChat(config.url, c.user.token, body, config.chatTimeoutMs || 60000);
     text = await res.text();
     // SQLite under 50 simultaneous chat creations: retried, and counted
     if (res.ok || !text.includes("database is locked") || c.postRetries >= 3) break;
     c.postRetries += 1;
     await new Promise((r) => setTimeout(r, 250));
   }
-  if (!res.ok) throw new Error(`POST /api/chat/completions: ${res.status} ${text.slice(0, 2000)}`);
+  if (!res.ok) throw chatFailed(res, text);
   c.postMs = Date.now() - c.started;
   c.chatId = JSON.parse(text).chat_id;
   await withTimeout(done, `chat of ${c.user.name}: its done event`, config.chatTimeoutMs || 60000);
 }
 
+// The text the frontend shows, rebuilt from the events of the assistant
+// message (rebuild, shared with tests/openwebui/client.mjs):
+// `response.output_text.delta` deltas per output index, and the last
+// `chat:completion` snapshot.
 function report(c) {
   const mine = c.events.filter((e) => e.data && e.data.message_id === c.assistantId);
   const r = rebuild(mine);
@@ -248,7 +139,4 @@ async function main() {
   return { allDoneMs, extensions, chats: clients.map(report) };
 }
 
-main().then(
-  (result) => { clearTimeout(limit); finish(0, result); },
-  (err) => { clearTimeout(limit); process.stderr.write(`${(err && err.stack) || err}\n`); finish(1); },
-);
+run(main);

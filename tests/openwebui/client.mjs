@@ -23,128 +23,46 @@
 // JSON on stdout and exits 0; on failure prints the error on stderr and exits
 // 1; exits 2 past limitMs.
 import { randomUUID } from "node:crypto";
-import { io } from "../js/node_modules/socket.io-client/build/esm-debug/index.js";
+import { chatBody, chatFailed, harness, isDone, rebuild } from "./owui_client_lib.mjs";
 
 const config = JSON.parse(process.argv[2] || "{}");
-const LIMIT_MS = config.limitMs || 90000;
-const STEP_MS = config.stepMs || 10000;
-const sockets = [];
 const trace = [];
 const step = (what) => trace.push(`${Date.now() % 100000} ${what}`);
-
-function finish(code, result) {
-  for (const s of sockets) {
-    try { s.disconnect(); } catch { /* already gone */ }
-  }
-  setTimeout(() => process.exit(code), 3000);
-  if (code !== 0) process.stderr.write("trace:\n  " + trace.join("\n  ") + "\n");
-  process.stdout.write(result === undefined ? "" : JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-const limit = setTimeout(() => {
-  process.stderr.write(`client.mjs timed out after ${LIMIT_MS} ms\n`);
-  finish(2);
-}, LIMIT_MS);
-
-function withTimeout(promise, what, ms = STEP_MS) {
-  let t;
-  const timeout = new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
-}
-
-// Emits and resolves with the list of ack arguments.
-const ack = (socket, ...args) => new Promise((resolve, reject) => {
-  socket.timeout(STEP_MS).emit(...args, (err, ...reply) => {
-    if (err) reject(new Error(`no ack for ${String(args[0])}`));
-    else resolve(reply);
-  });
+const { withTimeout, ack, openSocket, connected, frontendJoin, postChat, run } = harness({
+  name: "client.mjs",
+  limitMs: config.limitMs || 90000,
+  stepMs: config.stepMs || 10000,
+  onFailure: () => process.stderr.write("trace:\n  " + trace.join("\n  ") + "\n"),
 });
 
 async function connect({ name, url }) {
-  const s = io(url, {
-    path: "/ws/socket.io",
-    transports: ["websocket"],
-    auth: { token: config.token },
-    reconnection: false,
-    forceNew: true,
-    timeout: STEP_MS,
-  });
-  sockets.push(s);
+  const s = openSocket(url, config.token);
   const client = { name, socket: s, events: [], channelEvents: [] };
   s.on("events", (data) => client.events.push({ at: Date.now(), data }));
   s.on("events:channel", (data) => client.channelEvents.push(data));
-  await withTimeout(new Promise((resolve, reject) => {
-    s.once("connect", resolve);
-    s.once("connect_error", (e) => reject(new Error(`${name}: connect_error ${e.message}`)));
-  }), `${name} connect`);
+  await connected(s, name);
   step(`${name} connected to ${url} as ${s.id}`);
   client.sid = s.id;
   client.transport = s.io.engine.transport.name;
   // what the frontend does once connected (src/routes/+layout.svelte)
-  client.userJoin = (await ack(s, "user-join", { auth: { token: config.token } }))[0] ?? null;
-  client.heartbeat = (await ack(s, "heartbeat", {})).length;
+  const joined = await frontendJoin(s, config.token);
+  client.userJoin = joined.userJoin[0] ?? null;
+  client.heartbeat = joined.heartbeat.length;
   return client;
 }
 
-// The text a chat's assistant message shows, rebuilt from its `events` the
-// way Open WebUI's frontend does: `response:completion` events carry the
-// Responses API's stream (`response.output_text.delta` deltas appended to an
-// output item, `response.output_item.*` items), `chat:completion` events carry
-// snapshots (`content`, or `output` items whose message text is the text).
-function outputText(output) {
-  if (!Array.isArray(output)) return null;
-  const texts = [];
-  for (const item of output) {
-    if (!item || item.type !== "message" || !Array.isArray(item.content)) continue;
-    const text = item.content.map((p) => (p && p.text != null ? String(p.text) : "")).join("");
-    if (text && text.trim()) texts.push(text);
-  }
-  return texts.join("\n");
-}
-
-function rebuild(events) {
-  const deltas = new Map(); // output_index -> text from deltas
-  const items = new Map(); // output_index -> text of a completed item
-  let snapshot = null; // last chat:completion content or output text
-  let done = false;
-  const types = {};
-  const responseTypes = {};
-  for (const { data } of events) {
-    const type = data.data && data.data.type;
-    types[type] = (types[type] || 0) + 1;
-    const d = (data.data && data.data.data) || {};
-    if (type === "response:completion") {
-      responseTypes[d.type] = (responseTypes[d.type] || 0) + 1;
-      const idx = Number.isInteger(d.output_index) ? d.output_index : 0;
-      if (typeof d.type === "string" && d.type.endsWith(".output_text.delta")) {
-        deltas.set(idx, (deltas.get(idx) || "") + String(d.delta ?? ""));
-      } else if (d.type === "response.output_item.done" && d.item) {
-        const text = outputText([d.item]);
-        if (text != null) items.set(idx, text);
-      } else if (d.type === "response.completed" && d.response && Array.isArray(d.response.output)) {
-        const text = outputText(d.response.output);
-        if (text) snapshot = text;
-      }
-    } else if (type === "chat:completion") {
-      if (typeof d.content === "string" && d.content) snapshot = d.content;
-      else if (Array.isArray(d.output)) {
-        const text = outputText(d.output);
-        if (text) snapshot = text;
-      }
-      if (d.done === true) done = true;
-    }
-  }
-  const order = (m) => [...m.keys()].sort((x, y) => x - y).map((k) => m.get(k));
+// The text a chat's assistant message shows: rebuild() in owui_client_lib.mjs,
+// the way Open WebUI's frontend does; these are the fields reported.
+function shown(events) {
+  const r = rebuild(events);
   return {
-    count: events.length,
-    types,
-    responseTypes,
-    deltaText: deltas.size ? order(deltas).join("\n") : null,
-    itemText: items.size ? order(items).join("\n") : null,
-    snapshotText: snapshot,
-    done,
+    count: r.count,
+    types: r.types,
+    responseTypes: r.responseTypes,
+    deltaText: r.deltaText,
+    itemText: r.itemText,
+    snapshotText: r.snapshotText,
+    done: r.done,
   };
 }
 
@@ -229,42 +147,18 @@ async function chatRoom(clients, chatId) {
 
 async function chat(clients, spec) {
   const via = clients.find((c) => c.name === spec.via) || clients[0];
-  const userId = randomUUID();
   const assistantId = randomUUID();
-  const body = {
-    stream: true,
-    model: spec.model,
-    messages: [{ role: "user", content: spec.prompt }],
-    params: {},
-    tool_servers: [],
-    features: { image_generation: false, code_interpreter: false, web_search: false, memory: false },
-    variables: {},
-    model_item: {},
-    session_id: via.sid,
-    chat_id: null,
-    id: assistantId,
-    parent_id: null,
-    user_message: {
-      id: userId, parentId: null, childrenIds: [], role: "user", content: spec.prompt,
-      timestamp: Math.floor(Date.now() / 1000), models: [spec.model],
-    },
-    background_tasks: {},
-  };
+  const body = chatBody({ model: spec.model, prompt: spec.prompt, sessionId: via.sid, assistantId });
   const started = Date.now();
-  const res = await withTimeout(fetch(`${spec.url}/api/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${config.token}` },
-    body: JSON.stringify(body),
-  }), "POST /api/chat/completions");
+  const res = await postChat(spec.url, config.token, body);
   const text = await res.text();
   let response;
   try { response = JSON.parse(text); } catch { response = text; }
-  if (!res.ok) throw new Error(`POST /api/chat/completions: ${res.status} ${text.slice(0, 2000)}`);
+  if (!res.ok) throw chatFailed(res, text);
   const chatId = response.chat_id;
   step(`chat ${chatId} started`);
   const mine = (c) => c.events.filter((e) => e.data && e.data.chat_id === chatId);
-  const finished = (c) => mine(c).some((e) => e.data.message_id === assistantId
-    && e.data.data && e.data.data.type === "chat:completion" && e.data.data.data && e.data.data.data.done === true);
+  const finished = (c) => mine(c).some((e) => e.data.message_id === assistantId && isDone(e.data));
   // every client has the final message; then a short quiet time for stragglers
   await withTimeout(new Promise((resolve) => {
     const check = () => (clients.every(finished) ? resolve() : setTimeout(check, 20));
@@ -284,7 +178,7 @@ async function chat(clients, spec) {
     // the merged emit rate against the merge window
     const deltaAt = assistant.filter((e) => e.data.data && e.data.data.type === "response:completion"
       && e.data.data.data && String(e.data.data.data.type).endsWith(".delta")).map((e) => e.at);
-    per[c.name] = { ...rebuild(assistant), all: events.length, others,
+    per[c.name] = { ...shown(assistant), all: events.length, others,
       deltaEmits: deltaAt.length,
       deltaSpanMs: deltaAt.length ? deltaAt[deltaAt.length - 1] - deltaAt[0] : null,
       firstAt: events.length ? events[0].at - started : null,
@@ -313,7 +207,4 @@ async function main() {
   return out;
 }
 
-main().then(
-  (result) => { clearTimeout(limit); finish(0, result); },
-  (err) => { clearTimeout(limit); process.stderr.write(`${(err && err.stack) || err}\n`); finish(1); },
-);
+run(main);
