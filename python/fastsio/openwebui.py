@@ -10,12 +10,15 @@ FASTSIO_OPENWEBUI_PATCH=0. When the served app imports
   could not run as it is);
 - ``open_webui.socket.utils``: ``RedisDict``, ``CachedRedisDict`` and
   ``RedisLock`` become fastsio's (same constructor signatures, same keys, the
-  module's own ``JSONCodec`` for values), so reads never wait for Redis.
+  module's own ``JSONCodec`` for values), so reads never wait for Redis;
+  ``YdocManager`` keeps Open WebUI's document logic (locks, size limits,
+  compaction) but runs its Redis commands on fastsio's C client
+  (fastsio.redis_facade) instead of the redis-py client it is given, when
+  that client is a plain single-server one (Sentinel: left on redis-py).
 
 Each module is checked first: if a class is missing or its constructor
 takes other parameters than the ones fastsio's equivalent was written for,
-nothing in that module is replaced and one warning says why. ``YdocManager``
-is left as Open WebUI's (it already uses an asyncio Redis client).
+nothing in that module is replaced and one warning says why.
 
 - ``open_webui.socket.main``: ``get_event_emitter`` is wrapped so that the
   streamed deltas of one message go out merged (fastsio.openwebui_emitter);
@@ -31,6 +34,7 @@ import os
 import sys
 
 from .redis_dict import CachedRedisDict, RedisDict
+from .redis_facade import AsyncRedisFacade, url_of
 from .redis_lock import RedisLock
 from .redis_manager import AsyncRedisManager
 from . import openwebui_emitter, openwebui_resume
@@ -48,6 +52,7 @@ EXPECTED = {
         "CachedRedisDict": ["name", "redis_url", "redis_sentinels", "redis_cluster"],
         "RedisLock": ["redis_url", "lock_name", "timeout_secs", "redis_sentinels",
                       "redis_cluster"],
+        "YdocManager": ["redis", "redis_key_prefix"],
     },
 }
 
@@ -100,8 +105,31 @@ def _utils_classes(module):
     class OpenWebUIRedisLock(RedisLock):
         """Own class only so that its __module__ can name Open WebUI's module."""
 
+    ydoc_manager = module.YdocManager
+    default_prefix = inspect.signature(ydoc_manager.__init__).parameters[
+        "redis_key_prefix"].default
+
+    class OpenWebUIYdocManager(ydoc_manager):
+        """Open WebUI's YdocManager on fastsio's C client."""
+
+        def __init__(self, redis=None, redis_key_prefix=default_prefix):
+            super().__init__(redis=_facade_for(redis), redis_key_prefix=redis_key_prefix)
+
     return {"RedisDict": OpenWebUIRedisDict, "CachedRedisDict": OpenWebUICachedRedisDict,
-            "RedisLock": OpenWebUIRedisLock}
+            "RedisLock": OpenWebUIRedisLock, "YdocManager": OpenWebUIYdocManager}
+
+
+def _facade_for(client):
+    """fastsio's facade for the target of a redis-py client (None stays
+    None); the client itself when its target is not a plain server."""
+    if client is None:
+        return None
+    url = url_of(client)
+    if url is None:
+        logger.info("fastsio: YdocManager keeps its redis-py client (%s)",
+                    type(getattr(client, "connection_pool", None)).__name__)
+        return client
+    return AsyncRedisFacade.for_url(url)
 
 
 EMITTER_MODULE = "open_webui.socket.main"

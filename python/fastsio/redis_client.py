@@ -208,6 +208,12 @@ class RedisConnection:
     async def execute(self, *args, retry=False):
         """Runs a command without blocking the loop; returns the reply or
         raises RedisError / ConnectionError."""
+        return await self.submit(*args, retry=retry)
+
+    def submit(self, *args, retry=False):
+        """Queues a command now (commands submitted one after the other reach
+        Redis in that order, nothing between them); returns the future of
+        its reply. Loop thread only."""
         self.attach()
         token = next(self._tokens)
         fut = self._loop.create_future()
@@ -217,7 +223,7 @@ class RedisConnection:
         except BaseException:
             self._futures.pop(token, None)
             raise
-        return await fut
+        return fut
 
     def send(self, *args, retry=False):
         """Queues a command whose reply nobody waits for; a failure is logged

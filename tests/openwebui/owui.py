@@ -59,6 +59,31 @@ def _clean_env():
             and not k.startswith("FASTSIO_")}
 
 
+def app_env(data_dir, openai_url="http://127.0.0.1:9/v1",
+            secret="fastsio-openwebui-tests-secret-0123456789"):
+    """The environment Open WebUI starts (or is imported) with here: no ML
+    stack, no downloads, its data in data_dir."""
+    site = site_packages()
+    env = _clean_env()
+    env.update({
+        # no ML stack: slim mode (pgvector as the default vector DB, never
+        # imported), no model downloads, no embeddings
+        "USE_SLIM_DOCKER": "true", "OFFLINE_MODE": "true", "HF_HUB_OFFLINE": "1",
+        "BYPASS_EMBEDDING_AND_RETRIEVAL": "true", "RAG_EMBEDDING_ENGINE": "openai",
+        "RAG_EMBEDDING_MODEL_AUTO_UPDATE": "false", "RAG_RERANKING_MODEL_AUTO_UPDATE": "false",
+        "ENABLE_OLLAMA_API": "false", "ENABLE_OPENAI_API": "true",
+        "OPENAI_API_BASE_URL": openai_url, "OPENAI_API_KEY": "sk-x",
+        "DATA_DIR": data_dir, "WEBUI_SECRET_KEY": secret,
+        "ENABLE_VERSION_UPDATE_CHECK": "false",
+        "ENABLE_TITLE_GENERATION": "false", "ENABLE_FOLLOW_UP_GENERATION": "false",
+        "ENABLE_TAGS_GENERATION": "false", "ENABLE_AUTOCOMPLETE_GENERATION": "false",
+        "ENABLE_CHANNELS": "true",
+        "FRONTEND_BUILD_DIR": os.path.join(site, "open_webui", "frontend"),
+        "GLOBAL_LOG_LEVEL": "INFO",
+    })
+    return env
+
+
 def _log_dir():
     path = os.path.join(ROOT, "build", "test-logs")
     os.makedirs(path, exist_ok=True)
@@ -141,24 +166,7 @@ class OpenWebUI(_Process):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        site = site_packages()
-        env = _clean_env()
-        env.update({
-            # no ML stack: slim mode (pgvector as the default vector DB, never
-            # imported), no model downloads, no embeddings
-            "USE_SLIM_DOCKER": "true", "OFFLINE_MODE": "true", "HF_HUB_OFFLINE": "1",
-            "BYPASS_EMBEDDING_AND_RETRIEVAL": "true", "RAG_EMBEDDING_ENGINE": "openai",
-            "RAG_EMBEDDING_MODEL_AUTO_UPDATE": "false", "RAG_RERANKING_MODEL_AUTO_UPDATE": "false",
-            "ENABLE_OLLAMA_API": "false", "ENABLE_OPENAI_API": "true",
-            "OPENAI_API_BASE_URL": openai_url, "OPENAI_API_KEY": "sk-x",
-            "DATA_DIR": data_dir, "WEBUI_SECRET_KEY": secret,
-            "ENABLE_VERSION_UPDATE_CHECK": "false",
-            "ENABLE_TITLE_GENERATION": "false", "ENABLE_FOLLOW_UP_GENERATION": "false",
-            "ENABLE_TAGS_GENERATION": "false", "ENABLE_AUTOCOMPLETE_GENERATION": "false",
-            "ENABLE_CHANNELS": "true",
-            "FRONTEND_BUILD_DIR": os.path.join(site, "open_webui", "frontend"),
-            "GLOBAL_LOG_LEVEL": "INFO",
-        })
+        env = app_env(data_dir, openai_url, secret)
         if redis_url:
             env.update({"WEBSOCKET_MANAGER": "redis", "WEBSOCKET_REDIS_URL": redis_url,
                         "REDIS_URL": redis_url,
