@@ -21,7 +21,7 @@ python3 -m pytest tests -q -p no:cacheprovider "$@"
 asan_dir=build/asan
 rm -rf "$asan_dir" && mkdir -p "$asan_dir/fastsio"
 FASTSIO_SANITIZE=1 python3 setup.py -q build_ext --build-lib "$asan_dir" --build-temp build/asan-tmp
-cp python/fastsio/*.py "$asan_dir/fastsio/"
+(cd python && find fastsio -name '*.py' -exec cp --parents -t "$root/$asan_dir/" {} +)
 export FASTSIO_PACKAGE_DIR="$root/$asan_dir"
 export FASTSIO_SERVER_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1

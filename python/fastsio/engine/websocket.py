@@ -1,0 +1,121 @@
+"""The ASGI websocket transport, including the upgrade from polling.
+
+`run_websocket` serves one session's websocket until it ends: its loop hands
+each inbound message to `Session.receive`, and one writer task (`ws_writer`)
+is the session's only sender, draining the hub queue whenever `wake` is set.
+Once upgraded, the session's `close_transport` closes this websocket.
+
+Thread: the asyncio loop that serves the ASGI app. `run_websocket` owns the
+session from the upgrade on: it closes it when the websocket ends and
+releases it once the writer has flushed.
+"""
+import asyncio
+import functools
+
+from .session import NOOP, Reason
+
+
+async def run_websocket(engine, s, environ):
+    """Serves a websocket for session s until it ends. Returns None: the
+    websocket has been answered here."""
+    receive = environ["asgi.receive"]
+    send = environ["asgi.send"]
+    await send({"type": "websocket.accept"})
+    limit = engine.max_http_buffer_size
+
+    async def next_message():
+        event = await receive()
+        if event["type"] != "websocket.receive":
+            return None
+        data = event.get("text")
+        if data is None:
+            data = event.get("bytes")
+        if data is None or len(data) > limit:
+            return None
+        return data
+
+    if s.connected:
+        # an upgrade from polling: 2probe -> 3probe, then 5
+        s.upgrading = True
+        first = await next_message()
+        if first != "2probe":
+            engine.logger.info("%s: Failed websocket upgrade, no PING packet", s.sid)
+            s.upgrading = False
+            await ws_close(send)
+            return None
+        await send({"type": "websocket.send", "text": "3probe"})
+        s.push_control(NOOP)
+        second = await next_message()
+        if second is None or not isinstance(second, str) or second[:1] != "5":
+            engine.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet, "
+                               "received %s instead.", s.sid, second)
+            s.upgrading = False
+            await ws_close(send)
+            return None
+        s.upgraded = True
+        s.upgrading = False
+    else:
+        s.connected = True
+        s.upgraded = True
+    s.close_transport = functools.partial(ws_close, send)
+    writer = asyncio.ensure_future(ws_writer(engine, s, send))
+    reason = Reason.TRANSPORT_CLOSE
+    try:
+        while not s.closed or s.keep_transport:
+            data = await next_message()
+            if data is None:
+                break
+            try:
+                await s.receive(data)
+            except ValueError as exc:
+                engine.logger.warning("%s: invalid packet: %s", s.sid, exc)
+                reason = Reason.TRANSPORT_ERROR
+                break
+            except Exception:
+                engine.logger.exception("Unknown receive error")
+    finally:
+        await s.close(reason, abort=True)
+        s.keep_transport = False
+        s.wake.set()
+        try:
+            await writer
+        except Exception:
+            pass
+        s.release()
+    return None
+
+
+async def ws_writer(engine, s, send):
+    """Sends queued frames in order until the session is closed and flushed."""
+    drain = engine.hub.drain
+    conn = s.conn
+    try:
+        while True:
+            s.wake.clear()
+            drained = drain(conn, engine.WRITE_BATCH)
+            if drained is None:
+                break
+            frames, overflowed = drained
+            if overflowed:
+                # the queue may end inside a packet: send none of it
+                s.overflow()
+                break
+            for f in frames:
+                if isinstance(f, str):
+                    await send({"type": "websocket.send", "text": f})
+                else:
+                    await send({"type": "websocket.send", "bytes": f})
+            if s.closed and not frames and not s.keep_transport:
+                break
+            if not frames:
+                await s.wake.wait()
+    except Exception:
+        pass
+    await ws_close(send)
+
+
+async def ws_close(send):
+    try:
+        await send({"type": "websocket.close"})
+    except Exception:
+        pass
