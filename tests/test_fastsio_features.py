@@ -65,3 +65,36 @@ async def test_slow_client_is_disconnected_when_its_queue_overflows(start_server
             assert await watcher.call("echo", "still here", timeout=5) == "still here"
         finally:
             await watcher.disconnect()
+
+
+async def test_chunked_polling_post_is_read(start_server):
+    """A polling POST without Content-Length (Transfer-Encoding: chunked) is
+    read like any other, its packets delivered even when a packet is split
+    across chunks; one over max_http_buffer_size ends the session with 400."""
+    server = start_server("fastsio", APP)
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+
+    def chunked(*parts):
+        async def body():
+            for part in parts:
+                yield part
+        return body()
+
+    async with httpx.AsyncClient() as http:
+        opened = (await http.get(base)).text
+        eio_sid = json.loads(opened[1:])["sid"]
+        url = f"{base}&sid={eio_sid}"
+        r = await http.post(url, content=chunked(b"40"))
+        assert "content-length" not in r.request.headers
+        assert r.request.headers["transfer-encoding"] == "chunked"
+        assert (r.status_code, r.text) == (200, "OK")
+        assert (await http.get(url)).text.startswith("40{")
+        r = await http.post(url, content=chunked(b'421["ec', b'ho","h\xc3', b'\xa9"]'))
+        assert (r.status_code, r.text) == (200, "OK")
+        assert (await http.get(url)).text == '431["h\u00e9"]'     # é split across chunks
+        big = b"x" * (1_000_000 // 4)
+        r = await http.post(url, content=chunked(b"42[\"echo\",\"", big, big, big, big, big,
+                                                 b'"]'))
+        assert r.status_code == 400
+        r = await http.get(url)
+        assert r.status_code == 400      # the session is gone

@@ -84,16 +84,22 @@ async def post(engine, environ, sid, jsonp_index):
     s, error = http_session(engine, sid)
     if error is not None:
         return error
-    try:
-        length = int(environ.get("CONTENT_LENGTH", "0"))
-    except ValueError:
-        length = 0
-    if length > engine.max_http_buffer_size:
-        await s.close(Reason.SERVER_DISCONNECT)
-        if s.closed:
-            s.release()
-        return bad_request(engine)
-    body = await environ["wsgi.input"].read(length)
+    limit = engine.max_http_buffer_size
+    declared = environ.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            length = 0
+    else:
+        # no Content-Length (chunked): read up to the limit, one byte more
+        # tells an oversized body apart
+        length = None
+    if length is not None and length > limit:
+        return await _refuse_oversized(engine, s)
+    body = await environ["wsgi.input"].read(limit + 1 if length is None else length)
+    if length is None and len(body) > limit:
+        return await _refuse_oversized(engine, s)
     try:
         text = body.decode("utf-8")
         packets = _core.payload_split(text, engine.max_decode_packets) if text else []
@@ -102,3 +108,11 @@ async def post(engine, environ, sid, jsonp_index):
     except Exception:
         engine.logger.exception("post request handler error")
     return ok_text("OK", jsonp_index=jsonp_index) if jsonp_index is not None else ok()
+
+
+async def _refuse_oversized(engine, s):
+    """A body over max_http_buffer_size: the session ends, the POST gets 400."""
+    await s.close(Reason.SERVER_DISCONNECT)
+    if s.closed:
+        s.release()
+    return bad_request(engine)
