@@ -110,12 +110,19 @@ async def unblock_polling_close(c):
     long-poll GET, which python-socketio's server only answers after
     ping_interval + ping_timeout (~45 s with the defaults; the client gives
     up after 30 s). Once the write loop has posted the CLOSE, closing the
-    client's HTTP session fails that GET and the read loop ends normally."""
+    client's HTTP session fails that GET and the read loop ends normally.
+    fastsio answers that GET at once: the session is closed only if the
+    read loop is still waiting a second later, never while an answer is
+    being read (aiohttp can then miss the close and hang in the body read)."""
     eio = c.eio
     while True:
         if eio.state == "disconnecting" and eio.current_transport == "polling" and \
                 (eio.write_loop_task is None or eio.write_loop_task.done()):
-            if eio.http is not None and not eio.http.closed:
+            reading = eio.read_loop_task
+            if reading is not None and not reading.done():
+                await asyncio.wait({reading}, timeout=1.0)
+            if (reading is None or not reading.done()) and \
+                    eio.http is not None and not eio.http.closed:
                 await eio.http.close()
             return
         await asyncio.sleep(0.01)
