@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian 12 machine, builds
 # fastsio, and runs every test: the C core tests, the black-box suite against
-# python-socketio and fastsio, then the fastsio suite again under ASan/UBSan.
+# python-socketio and fastsio, then the fastsio suite again under ASan/UBSan,
+# then the libFuzzer targets of the C decoders (60 s each, two at a time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -32,3 +33,6 @@ python3 -m pytest tests -q -p no:cacheprovider -k "fastsio and not test_c_core" 
 # preloaded into pytest itself (conftest keeps it out of redis-server)
 LD_PRELOAD="$FASTSIO_SERVER_PRELOAD" python3 -m pytest tests/test_redis_dict.py \
     tests/test_redis_manager.py -q -p no:cacheprovider "$@"
+
+# libFuzzer: replay tests/fuzz/corpus, then fuzz each C decoder for 60 s
+bash scripts/fuzz.sh 60
