@@ -56,39 +56,19 @@ static size_t unescape(char *s)
     return o;
 }
 
-#define MAX_FIELDS 32
-
-/* Calls fn for each non-comment line of dir/name, split on TABs. */
+/* Calls fn for each case line of dir/name, split on TABs. */
 typedef void (*line_fn)(char **f, int nf, int lineno);
+
+static void call_line_fn(void *fn, char **f, int nf, int lineno)
+{
+    (*(line_fn *)fn)(f, nf, lineno);   /* ctx: the address of fn */
+}
 
 static int run_corpus(const char *dir, const char *name, line_fn fn)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "r");
-    CHECK(fp != NULL, "cannot open %s", path);
-    if (!fp)
-        return 0;
-    static char line[1 << 16];
-    int lineno = 0, cases = 0;
-    while (fgets(line, sizeof line, fp)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        char *f[MAX_FIELDS];
-        int nf = 0;
-        f[nf++] = line;
-        for (char *p = line; *p && nf < MAX_FIELDS; p++)
-            if (*p == '\t') {
-                *p = '\0';
-                f[nf++] = p + 1;
-            }
-        fn(f, nf, lineno);
-        cases++;
-    }
-    fclose(fp);
-    return cases;
+    int cases = corpus_each_line(dir, name, call_line_fn, &fn);
+    CHECK(cases >= 0, "cannot open %s/%s", dir, name);
+    return cases < 0 ? 0 : cases;
 }
 
 /* Decodes a hex string in place ("~" is empty); returns the length or -1. */
@@ -429,7 +409,7 @@ static void eio_payload_line(char **f, int nf, int lineno)
 static void eio_join_line(char **f, int nf, int lineno)
 {
     size_t wlen = unescape(f[0]);
-    fio_frame *frames[MAX_FIELDS];
+    fio_frame *frames[CORPUS_MAX_FIELDS];
     int n = 0, bad = 0;
     for (int i = 1; i < nf; i++) {
         char *spec = f[i];

@@ -119,49 +119,40 @@ static void corpus_line(char **f, int nf, int lineno, fio_env_emit *e, corpus_st
           e->packet.data ? e->packet.data : "", f[5]);
 }
 
-#define MAX_FIELDS 8
+typedef struct corpus_run {
+    fio_env_emit e;       /* one struct for all lines: reuse is part of the test */
+    corpus_stats st;
+    fio_buf *msgs;
+} corpus_run;
+
+static void corpus_case(void *ctx, char **f, int nf, int lineno)
+{
+    corpus_run *run = ctx;
+    if (nf >= 2) {
+        /* the message, still escaped: keep a decoded copy for the loop */
+        char *copy = dup_exact(f[1], strlen(f[1]) + 1);
+        long n = unescape(copy);
+        uint32_t len = n < 0 ? 0 : (uint32_t)n;
+        if (fio_buf_append(run->msgs, &len, sizeof len) < 0 ||
+            fio_buf_append(run->msgs, copy, len) < 0)
+            exit(2);
+        free(copy);
+    }
+    corpus_line(f, nf, lineno, &run->e, &run->st);
+}
 
 /* Runs dir/envelope.txt; appends every message to *msgs (for the random
  * loop) as length-prefixed records. */
 static void test_corpus(const char *dir, fio_buf *msgs)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/envelope.txt", dir);
-    FILE *fp = fopen(path, "r");
-    CHECK(fp != NULL, "cannot open %s", path);
-    if (!fp)
+    corpus_run run = {.st = {0, 0, 0, 0, 0}, .msgs = msgs};
+    fio_env_emit_init(&run.e);
+    int cases = corpus_each_line(dir, "envelope.txt", corpus_case, &run);
+    fio_env_emit_free(&run.e);
+    CHECK(cases >= 0, "cannot open %s/envelope.txt", dir);
+    if (cases < 0)
         return;
-    static char line[1 << 16];
-    corpus_stats st = {0, 0, 0, 0, 0};
-    fio_env_emit e;
-    fio_env_emit_init(&e);   /* one struct for all lines: reuse is part of the test */
-    int lineno = 0;
-    while (fgets(line, sizeof line, fp)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        char *f[MAX_FIELDS];
-        int nf = 0;
-        f[nf++] = line;
-        for (char *p = line; *p && nf < MAX_FIELDS; p++)
-            if (*p == '\t') {
-                *p = '\0';
-                f[nf++] = p + 1;
-            }
-        if (nf >= 2) {
-            /* the message, still escaped: keep a decoded copy for the loop */
-            char *copy = dup_exact(f[1], strlen(f[1]) + 1);
-            long n = unescape(copy);
-            uint32_t len = n < 0 ? 0 : (uint32_t)n;
-            if (fio_buf_append(msgs, &len, sizeof len) < 0 || fio_buf_append(msgs, copy, len) < 0)
-                exit(2);
-            free(copy);
-        }
-        corpus_line(f, nf, lineno, &e, &st);
-    }
-    fclose(fp);
-    fio_env_emit_free(&e);
+    corpus_stats st = run.st;
     CHECK(st.bad_lines == 0, "%d malformed corpus lines", st.bad_lines);
     CHECK(st.emit >= 40 && st.python >= 40 && st.ignore >= 20,
           "corpus: %d emit, %d python, %d ignore", st.emit, st.python, st.ignore);
