@@ -246,6 +246,50 @@ def redis_evals(redis):
     return redis.client().info("commandstats").get("cmdstat_eval", {}).get("calls", 0)
 
 
+MERGE_WINDOW_MS = 50     # fastsio's default (FASTSIO_MERGE_WINDOW_MS unset)
+
+
+def check_merged(chat, name, tokens):
+    """The text deltas reached `name` merged: far fewer emits than tokens, and
+    at most one per merge window over the time they arrived in (a window's
+    timer flushes at its first delta + 50 ms, so two merged emits are at
+    least a window apart; +2 for arrival jitter)."""
+    got = chat["clients"][name]
+    emits, span = got["deltaEmits"], got["deltaSpanMs"]
+    assert 1 <= emits < tokens / 2, f"{emits} delta emits for {tokens} tokens"
+    assert emits <= span / MERGE_WINDOW_MS + 3, f"{emits} delta emits in {span} ms"
+
+
+def check_unmerged(chat, name, tokens):
+    """One `events` emit per token (python-socketio's Open WebUI, or the opt-out)."""
+    emits = chat["clients"][name]["deltaEmits"]
+    assert emits >= tokens, f"{emits} delta emits for {tokens} tokens: merged?"
+
+
+def run_two_clients(site, webui):
+    """Clients a and b of the same user on one instance: usage, channel
+    typing, a streamed chat started by a, and the chat's room."""
+    return owui.run_client({
+        "token": site.token,
+        "clients": [{"name": "a", "url": webui.url}, {"name": "b", "url": webui.url}],
+        "usage": True,
+        "channelId": site.channel["id"],
+        "chat": chat_spec(webui, "a"),
+        "chatRoom": True,
+    }, servers=[webui])
+
+
+def check_two_clients(result, site):
+    names = ["a", "b"]
+    check_clients(result, site, names)
+    check_usage(result)
+    check_typing(result, site, names)
+    check_stream(result["chat"], names)
+    for name in names:
+        check_merged(result["chat"], name, TOKENS)
+    check_chat_room(result, site, names)
+
+
 def usage_ms(result):
     return {url.rsplit(":", 1)[1]: seen["ms"] for url, seen in result["usage"]["seen"].items()}
 
@@ -301,21 +345,8 @@ def test_memory_manager(memory_site):
     webui = memory_site.webuis[0]
     assert_serves_with_fastsio(webui)
     t0 = time.monotonic()
-    result = owui.run_client({
-        "token": memory_site.token,
-        "clients": [{"name": "a", "url": webui.url}, {"name": "b", "url": webui.url}],
-        "usage": True,
-        "channelId": memory_site.channel["id"],
-        "chat": chat_spec(webui, "a"),
-        "chatRoom": True,
-    }, servers=[webui])
-    check_clients(result, memory_site, ["a", "b"])
-    check_usage(result)
-    check_typing(result, memory_site, ["a", "b"])
-    check_stream(result["chat"], ["a", "b"])
-    for name in ("a", "b"):
-        check_merged(result["chat"], name, TOKENS)
-    check_chat_room(result, memory_site, ["a", "b"])
+    result = run_two_clients(memory_site, webui)
+    check_two_clients(result, memory_site)
     assert_clean_log(webui)
     summarize("memory", startup_s=round(webui.startup_s, 1),
               client_s=round(time.monotonic() - t0, 1), tokens=TOKENS, usage_ms=usage_ms(result),
@@ -334,14 +365,7 @@ def test_redis_manager(room_channels, fake_openai, redis, started, tmp_path):
     watcher.start()
     evals = redis_evals(redis)
     try:
-        result = owui.run_client({
-            "token": site.token,
-            "clients": [{"name": "a", "url": webui.url}, {"name": "b", "url": webui.url}],
-            "usage": True,
-            "channelId": site.channel["id"],
-            "chat": chat_spec(webui, "a"),
-            "chatRoom": True,
-        }, servers=[webui])
+        result = run_two_clients(site, webui)
     finally:
         watcher.stop()
     evals = redis_evals(redis) - evals
@@ -350,13 +374,7 @@ def test_redis_manager(room_channels, fake_openai, redis, started, tmp_path):
     assert not watcher.problems, watcher.problems[:5]
     assert watcher.seen >= 1, "never saw the response-resume buffer while streaming"
     assert evals < TOKENS / 3, f"{evals} EVALs for {TOKENS} tokens"
-    check_clients(result, site, ["a", "b"])
-    check_usage(result)
-    check_typing(result, site, ["a", "b"])
-    check_stream(result["chat"], ["a", "b"])
-    for name in ("a", "b"):
-        check_merged(result["chat"], name, TOKENS)
-    check_chat_room(result, site, ["a", "b"])
+    check_two_clients(result, site)
     # the websocket manager really is on Redis (the process listens on
     # python-socketio's channel), and Open WebUI's RedisDicts are fastsio's
     # (the near cache's CLIENT TRACKING subscriber, docs/redis.md: Open
@@ -430,26 +448,6 @@ def test_mixed_fleet(room_channels, fake_openai, redis, started, tmp_path):
               client_s=round(time.monotonic() - t0, 1), tokens=TOKENS, usage_ms=usage_ms(result),
               via_fastsio={n: counts(through_served, n) for n in names},
               via_plain={n: counts(through_plain, n) for n in names})
-
-
-MERGE_WINDOW_MS = 50     # fastsio's default (FASTSIO_MERGE_WINDOW_MS unset)
-
-
-def check_merged(chat, name, tokens):
-    """The text deltas reached `name` merged: far fewer emits than tokens, and
-    at most one per merge window over the time they arrived in (a window's
-    timer flushes at its first delta + 50 ms, so two merged emits are at
-    least a window apart; +2 for arrival jitter)."""
-    got = chat["clients"][name]
-    emits, span = got["deltaEmits"], got["deltaSpanMs"]
-    assert 1 <= emits < tokens / 2, f"{emits} delta emits for {tokens} tokens"
-    assert emits <= span / MERGE_WINDOW_MS + 3, f"{emits} delta emits in {span} ms"
-
-
-def check_unmerged(chat, name, tokens):
-    """One `events` emit per token (python-socketio's Open WebUI, or the opt-out)."""
-    emits = chat["clients"][name]["deltaEmits"]
-    assert emits >= tokens, f"{emits} delta emits for {tokens} tokens: merged?"
 
 
 # SQLite in rollback-journal mode: the file change counter (header bytes
