@@ -47,6 +47,7 @@ import logging
 import os
 import weakref
 
+from .background import spawn
 from .server import AsyncServer
 from .stream import DEFAULT_WINDOW, Stream
 
@@ -55,7 +56,6 @@ logger = logging.getLogger("fastsio.openwebui")
 EVENT = "events"
 # the _MessageStreams the running emitter's emits go through (None outside)
 _current = contextvars.ContextVar("fastsio_openwebui_stream", default=None)
-_db_tasks = set()   # strong references to timer-driven appends in flight
 
 
 def window_from_env():
@@ -145,9 +145,7 @@ class _MessageStreams:
 
     def _on_append_timer(self):
         self.append_timer = None
-        task = asyncio.get_running_loop().create_task(self._write_logged())
-        _db_tasks.add(task)
-        task.add_done_callback(_db_tasks.discard)
+        spawn(self._write_logged())
 
     async def _write_logged(self):
         try:

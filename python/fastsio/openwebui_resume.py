@@ -33,6 +33,8 @@ import functools
 import inspect
 import logging
 
+from .background import spawn
+
 logger = logging.getLogger("fastsio.openwebui")
 
 MAX_BUFFERED = 64 * 1024
@@ -41,7 +43,6 @@ EXPECTED = {
     "save_response_stream": ["redis", "task_id", "chat_id", "message_id", "output"],
     "clear_response_stream": ["redis", "task_id"],
 }
-_write_tasks = set()   # strong references to timer-driven writes in flight
 
 
 def shape_problem(module):
@@ -81,9 +82,7 @@ class _TaskBuffer:
 
     def _on_timer(self):
         self.timer = None
-        task = asyncio.get_running_loop().create_task(self.write())
-        _write_tasks.add(task)
-        task.add_done_callback(_write_tasks.discard)
+        spawn(self.write())
 
     def drop(self):
         if self.timer is not None:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from . import _core, exceptions, packet
+from .background import spawn
 from .engine import EngineServer, Reason
 from .handlers import invoke_handler, resolve_logger
 from .manager import AsyncManager
@@ -15,13 +16,6 @@ from .namespace import AsyncNamespace
 from .stream import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, Stream
 
 default_logger = logging.getLogger("socketio.server")
-_tasks = set()   # strong references to running handler tasks
-
-
-def _keep(task):
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
-    return task
 
 
 class AsyncServer:
@@ -409,8 +403,7 @@ class AsyncServer:
             self.logger.warning("%s is not connected to namespace %s", sid, namespace)
             return
         if self.async_handlers:
-            _keep(asyncio.ensure_future(
-                self._run_event(sid, eio_sid, data, namespace, ack_id)))
+            spawn(self._run_event(sid, eio_sid, data, namespace, ack_id))
         else:
             await self._run_event(sid, eio_sid, data, namespace, ack_id)
 

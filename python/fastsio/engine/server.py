@@ -20,6 +20,7 @@ import secrets
 import urllib.parse
 
 from .. import _core
+from ..background import spawn
 from ..handlers import resolve_logger
 from . import polling
 from .environ import translate_request
@@ -74,7 +75,6 @@ class EngineServer:
         self.by_conn = {}           # hub connection id -> Session
         self.sequence_number = 0
         self.log_message_keys = set()
-        self._tasks = set()
 
     # -- utilities --
 
@@ -84,10 +84,7 @@ class EngineServer:
         return base64.b64encode(raw, b"-_").decode("ascii")
 
     def spawn(self, coro):
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn(coro)
 
     def wake_conns(self, conn_ids):
         """Wakes the writers of connections whose queue just became non-empty."""
