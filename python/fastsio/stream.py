@@ -36,11 +36,10 @@ import collections
 import time
 
 from . import _core
+from .background import spawn
 
 DEFAULT_WINDOW = _core.MERGE_WINDOW_MS / 1000.0
 DEFAULT_MAX_BYTES = _core.MERGE_MAX_BYTES
-
-_flush_tasks = set()   # strong references to timer-driven sends in flight
 
 
 class Stream:
@@ -83,22 +82,23 @@ class Stream:
         target = to or room
         dest = (target if target is not None else self._default[0],
                 skip_sid if skip_sid is not None else self._default[1])
-        if self._pending_dest is not None and not _same_dest(dest, self._pending_dest):
+        if self._pending_dest is not None and dest != self._pending_dest:
             self._take_pending()
         text = self._text_of(data)
         if text is None:
             self._take_pending()
             self._outbox.append((data, False, dest))
         else:
-            outs = self._merger.push(text, time.monotonic_ns())
-            for out in outs:
+            now = time.monotonic_ns()
+            for out in self._merger.push(text, now):
                 if out is text:
                     self._outbox.append((data, False, dest))
                 else:
                     self._outbox.append((out, True, dest))
-            if self._merger.pending_since() is not None:
+            since = self._merger.pending_since()
+            if since is not None:
                 self._pending_dest = dest
-                self._arm()
+                self._arm(since, now)
             else:
                 self._pending_dest = None
                 self._disarm()
@@ -150,16 +150,16 @@ class Stream:
         if text is not None:
             self._outbox.append((text, True, dest))
 
-    def _arm(self):
-        """Sets the timer for the pending text's window (a new pending text,
-        begun by a push that sent the previous one, gets its own window)."""
-        since = self._merger.pending_since()
+    def _arm(self, since, now):
+        """Sets the timer for the window of the pending text begun at `since`
+        (a new pending text, begun by a push that sent the previous one, gets
+        its own window)."""
         if self._timer is not None:
             if since == self._timer_since:
                 return
             self._timer.cancel()
         self._timer_since = since
-        delay = self.window - (time.monotonic_ns() - since) / 1e9
+        delay = self.window - (now - since) / 1e9
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(max(delay, 0.0), self._on_timer)
 
@@ -172,9 +172,7 @@ class Stream:
         self._timer = None
         self._take_pending()
         if self._outbox:
-            task = asyncio.get_running_loop().create_task(self._drain())
-            _flush_tasks.add(task)
-            task.add_done_callback(_flush_tasks.discard)
+            spawn(self._drain())
 
     async def _drain(self):
         """Sends the outbox in order. A merged text (str/bytes from the
@@ -190,7 +188,3 @@ class Stream:
                                        namespace=self.namespace)
             except Exception:
                 self.server.logger.exception("stream %r: emit failed", self.event)
-
-
-def _same_dest(a, b):
-    return a[0] == b[0] and a[1] == b[1]
