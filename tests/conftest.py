@@ -31,6 +31,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def log_text(log, path):
+    """What a child process wrote so far to its log file (log: our open handle)."""
+    if not log.closed:
+        log.flush()
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
 class ServerProcess:
     """A uvicorn process serving `module:attr`; stopped by stop()."""
 
@@ -75,10 +83,7 @@ class ServerProcess:
         raise RuntimeError(f"server did not start:\n{self.output()}")
 
     def output(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return log_text(self.log, self.log_path)
 
     def stop(self):
         if self.proc.poll() is None:

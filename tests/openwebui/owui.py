@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, log_text
 
 OPENWEBUI_VERSION = "0.12.4"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -107,10 +107,7 @@ class _Process:
         return self.proc.poll() is None
 
     def output(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return log_text(self.log, self.log_path)
 
     def stop(self):
         """SIGTERM to the group it leads, SIGKILL after STOP_TIMEOUT."""
