@@ -23,12 +23,13 @@
  *  - member m is at ns->all[m->all_idx]; for each m->rooms[k] = {r, idx},
  *    r->m[idx] == m; m->rooms lists sid room first, then join order;
  *  - a connection has at most one member per namespace;
- *  - conn->qlen <= h->max_queue; qcap is 0 or a power of two.
+ *  - conn->qlen <= h->max_queue; qcap is 0 or a power of two;
+ *  - conn->qbytes == sum of len over the queued frames <= h->max_queue_bytes.
  *
  * Cost: n = members of a room, k = rooms of one member, c = namespaces of one
  * connection. Hash look-ups are expected O(1).
  *   conn_open O(1); conn_close O(sum over its members of k^2) + O(queued);
- *   push O(frames) amortised; drain O(moved); queued O(1);
+ *   push O(frames) amortised; drain O(moved); queued, queued_bytes O(1);
  *   connect O(c + key); disconnect O(k^2); enter O(k); leave O(k);
  *   close_room O(n * k); rooms_of O(k); members/broadcast O(selected
  *   memberships + skip) with no allocation except queue growth. */
@@ -45,6 +46,7 @@ typedef struct conn {
     size_t eio_sid_len;
     fio_frame **q;          /* ring buffer, qcap slots (power of two or 0) */
     size_t qcap, qhead, qlen;
+    size_t qbytes;          /* sum of len of the queued frames */
     member *members;        /* one per namespace, linked by next_on_conn */
 } conn;
 
@@ -87,6 +89,7 @@ struct fio_hub {
     fio_strmap conns;       /* 4 id bytes (host order) -> conn (owned) */
     uint32_t next_id;
     size_t max_queue;
+    size_t max_queue_bytes;
     uint64_t epoch;         /* selection counter for dedupe/skip marks */
 };
 
@@ -173,6 +176,11 @@ static size_t ref_index(const member *m, const room *r)
 
 fio_hub *fio_hub_new(size_t max_queue)
 {
+    return fio_hub_new_bounded(max_queue, SIZE_MAX);
+}
+
+fio_hub *fio_hub_new_bounded(size_t max_queue, size_t max_queue_bytes)
+{
     fio_hub *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
@@ -184,6 +192,7 @@ fio_hub *fio_hub_new(size_t max_queue)
     fio_strmap_init(&h->conns);
     h->next_id = 1;
     h->max_queue = max_queue ? max_queue : 1;
+    h->max_queue_bytes = max_queue_bytes ? max_queue_bytes : 1;
     return h;
 }
 
@@ -195,7 +204,7 @@ static void queue_release(conn *c)
         fio_frame_unref(c->q[(c->qhead + i) & (c->qcap - 1)]);
     free(c->q);
     c->q = NULL;
-    c->qcap = c->qhead = c->qlen = 0;
+    c->qcap = c->qhead = c->qlen = c->qbytes = 0;
 }
 
 static void conn_free(conn *c)
@@ -409,11 +418,12 @@ static int queue_reserve(conn *c, size_t need)
     return 0;
 }
 
-/* Appends frames[0..n) to c's queue up to the bound WITHOUT taking
- * references; the caller takes one per frame in frames[0..*queued) before
- * releasing the mutex. Returns 1 (was empty), 0, or 2: the connection is
- * (now) overflowed and frames past the bound were dropped; a connection whose
- * queue cannot grow (oom) is treated as overflowed too. */
+/* Appends frames[0..n) to c's queue, in order, while both bounds hold,
+ * WITHOUT taking references; the caller takes one per frame in
+ * frames[0..*queued) before releasing the mutex. Returns 1 (was empty), 0, or
+ * 2: the connection is (now) overflowed and the frames from the first one past
+ * either bound on were dropped; a connection whose queue cannot grow (oom) is
+ * treated as overflowed too. */
 static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, size_t *queued)
 {
     *queued = 0;
@@ -422,7 +432,10 @@ static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, si
     if (c->overflowed)
         return 2;
     size_t space = h->max_queue - c->qlen;
-    size_t take = n < space ? n : space;
+    size_t room = h->max_queue_bytes - c->qbytes;
+    size_t take = 0, bytes = 0;
+    while (take < n && take < space && frames[take]->len <= room - bytes)
+        bytes += frames[take++]->len;
     if (take && queue_reserve(c, c->qlen + take) < 0) {
         c->overflowed = 1;
         return 2;
@@ -431,6 +444,7 @@ static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, si
     size_t mask = c->qcap - 1;
     for (size_t i = 0; i < take; i++)
         c->q[(c->qhead + c->qlen++) & mask] = frames[i];
+    c->qbytes += bytes;
     *queued = take;
     if (take < n) {
         c->overflowed = 1;
@@ -505,8 +519,10 @@ long fio_hub_drain(fio_hub *h, uint32_t id, fio_frame **out, size_t max, int *ov
     conn *c = conn_get(h, id);
     if (c) {
         size_t take = c->qlen < max ? c->qlen : max;
-        for (size_t i = 0; i < take; i++)
+        for (size_t i = 0; i < take; i++) {
             out[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
+            c->qbytes -= out[i]->len;
+        }
         if (take) {
             c->qhead = (c->qhead + take) & (c->qcap - 1);
             c->qlen -= take;
@@ -534,6 +550,16 @@ long fio_hub_queued(fio_hub *h, uint32_t id)
     long n = c ? (long)c->qlen : FIO_ENOCONN;
     pthread_mutex_unlock(&h->mu);
     return n;
+}
+
+int fio_hub_queued_bytes(fio_hub *h, uint32_t id, size_t *out)
+{
+    pthread_mutex_lock(&h->mu);
+    conn *c = conn_get(h, id);
+    if (c)
+        *out = c->qbytes;
+    pthread_mutex_unlock(&h->mu);
+    return c ? FIO_OK : FIO_ENOCONN;
 }
 
 size_t fio_hub_conn_count(fio_hub *h)

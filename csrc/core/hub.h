@@ -13,9 +13,16 @@
  * Strings are (pointer, length) pairs, copied by the hub; they may hold any
  * bytes except that room names must not be empty.
  *
- * Queue policy for slow clients: a queue holds at most max_queue frames. A push
- * past that drops the frame, marks the connection overflowed, and reports it;
- * the owner is expected to close that connection (transport error). */
+ * Queue policy for slow clients: a queue holds at most max_queue frames and at
+ * most max_queue_bytes bytes, counted as the sum of fio_frame.len over its
+ * entries (a frame shared by several queues, as a broadcast's is, counts in
+ * full against each of them; the ring's slots and the frame headers are not
+ * counted). A push takes its frames in order while both bounds hold; at the
+ * first frame that would pass either bound it drops that frame and every later
+ * one of the push, marks the connection overflowed (sticky: every later push
+ * is dropped whole) and reports it; the owner is expected to close that
+ * connection (transport error). So a single frame longer than max_queue_bytes
+ * always overflows its connection. Draining gives the bytes back. */
 #ifndef FASTSIO_HUB_H
 #define FASTSIO_HUB_H
 #include <stddef.h>
@@ -35,6 +42,9 @@ enum {
     FIO_EINVAL = -5
 };
 
+/* max_queue (frames) and max_queue_bytes bound every connection's queue (0 is
+ * taken as 1 for either). fio_hub_new has no byte bound (SIZE_MAX). NULL on oom. */
+fio_hub *fio_hub_new_bounded(size_t max_queue, size_t max_queue_bytes);
 fio_hub *fio_hub_new(size_t max_queue);
 void fio_hub_free(fio_hub *h);   /* drops every queue (unrefs frames) and room */
 
@@ -48,7 +58,8 @@ int fio_hub_conn_close(fio_hub *h, uint32_t id);
 /* Queues frames (in order) on one connection, taking a new reference to each.
  * Returns 1 if the queue went from empty to non-empty (the owner must wake
  * its writer), 0 if it was already non-empty, FIO_ENOCONN, or 2 if the queue
- * overflowed (frames past the bound were dropped; connection now overflowed). */
+ * overflowed (frames past either bound were dropped; connection now
+ * overflowed). */
 int fio_hub_push(fio_hub *h, uint32_t id, fio_frame *const *frames, size_t n);
 
 /* Moves up to max queued frames to out (caller now owns those references),
@@ -57,6 +68,9 @@ int fio_hub_push(fio_hub *h, uint32_t id, fio_frame *const *frames, size_t n);
 long fio_hub_drain(fio_hub *h, uint32_t id, fio_frame **out, size_t max, int *overflowed);
 /* Frames currently queued, or FIO_ENOCONN. */
 long fio_hub_queued(fio_hub *h, uint32_t id);
+/* Bytes currently queued (as counted against max_queue_bytes) into *out.
+ * FIO_OK, or FIO_ENOCONN (*out untouched). */
+int fio_hub_queued_bytes(fio_hub *h, uint32_t id, size_t *out);
 
 /* ---- members and rooms ---- */
 /* Adds member (ns, sid) on conn: into the namespace's "all" set and room sid.

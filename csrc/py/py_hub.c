@@ -153,20 +153,43 @@ static int take_member(void *vctx, fio_str sid, uint32_t conn, fio_str eio_sid)
 
 /* ---- type ---- */
 
+/* Hub(max_queue=10000, max_queue_bytes=DEFAULT_MAX_QUEUE_BYTES): both bound
+ * every connection's queue (hub.h); max_queue_bytes=None removes the byte
+ * bound. */
+#define DEFAULT_MAX_QUEUE_BYTES ((Py_ssize_t)64 * 1024 * 1024)
+
 static PyObject *Hub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"max_queue", NULL};
+    static char *kwlist[] = {"max_queue", "max_queue_bytes", NULL};
     Py_ssize_t max_queue = 10000;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n:Hub", kwlist, &max_queue))
+    PyObject *bytes_obj = NULL;
+    size_t max_bytes = (size_t)DEFAULT_MAX_QUEUE_BYTES;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nO:Hub", kwlist, &max_queue, &bytes_obj))
         return NULL;
     if (max_queue < 1) {
         PyErr_SetString(PyExc_ValueError, "max_queue must be positive");
         return NULL;
     }
+    if (bytes_obj == Py_None) {
+        max_bytes = SIZE_MAX;
+    } else if (bytes_obj) {
+        if (!PyLong_Check(bytes_obj) || PyBool_Check(bytes_obj)) {
+            PyErr_SetString(PyExc_TypeError, "max_queue_bytes must be an int or None");
+            return NULL;
+        }
+        Py_ssize_t v = PyLong_AsSsize_t(bytes_obj);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        if (v < 1) {
+            PyErr_SetString(PyExc_ValueError, "max_queue_bytes must be positive");
+            return NULL;
+        }
+        max_bytes = (size_t)v;
+    }
     HubObject *self = (HubObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
-    self->hub = fio_hub_new((size_t)max_queue);
+    self->hub = fio_hub_new_bounded((size_t)max_queue, max_bytes);
     if (!self->hub) {
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -376,6 +399,19 @@ static PyObject *Hub_queued(HubObject *self, PyObject *arg)
     if (parse_conn(arg, &id) < 0)
         return NULL;
     return PyLong_FromLong(fio_hub_queued(self->hub, id));
+}
+
+/* queued_bytes(conn) -> bytes waiting (as counted against max_queue_bytes),
+ * or -2 if unknown */
+static PyObject *Hub_queued_bytes(HubObject *self, PyObject *arg)
+{
+    uint32_t id;
+    size_t bytes = 0;
+    if (parse_conn(arg, &id) < 0)
+        return NULL;
+    if (fio_hub_queued_bytes(self->hub, id, &bytes) != FIO_OK)
+        return PyLong_FromLong(FIO_ENOCONN);
+    return PyLong_FromSize_t(bytes);
 }
 
 /* connect(ns, sid, conn) -> bool (False when the conn already has a member in
@@ -703,6 +739,7 @@ static PyMethodDef Hub_methods[] = {
     {"drain_payload", (PyCFunction)Hub_drain_payload, METH_O,
      "drain_payload(conn) -> (body or None, overflowed) or None"},
     {"queued", (PyCFunction)Hub_queued, METH_O, "queued(conn) -> int"},
+    {"queued_bytes", (PyCFunction)Hub_queued_bytes, METH_O, "queued_bytes(conn) -> int"},
     {"connect", (PyCFunction)Hub_connect, METH_VARARGS, "connect(ns, sid, conn) -> bool"},
     {"disconnect", (PyCFunction)Hub_disconnect, METH_VARARGS, "disconnect(ns, sid) -> bool"},
     {"enter", (PyCFunction)Hub_enter, METH_VARARGS, "enter(ns, sid, room) -> bool"},
@@ -726,7 +763,8 @@ static PyType_Slot Hub_slots[] = {
     {Py_tp_new, Hub_new},
     {Py_tp_dealloc, Hub_dealloc},
     {Py_tp_methods, Hub_methods},
-    {Py_tp_doc, "Hub(max_queue=10000): connections, outbound queues and rooms."},
+    {Py_tp_doc, "Hub(max_queue=10000, max_queue_bytes=64 MiB): connections, outbound "
+                "queues (bounded in frames and in bytes; None: no byte bound) and rooms."},
     {0, NULL},
 };
 

@@ -26,8 +26,13 @@ class AsyncServer:
     (async_mode, ping_interval, ping_timeout, max_http_buffer_size,
     allow_upgrades, http_compression, compression_threshold, cookie,
     cors_allowed_origins, cors_credentials, transports, engineio_logger).
-    ``max_queue`` bounds each client's outbound queue (frames); a client that
-    falls that far behind is disconnected with reason 'transport error'.
+    ``max_queue`` (frames, default 10000) and ``max_queue_bytes`` (default 64
+    MiB; None for no byte bound) bound each client's outbound queue; a client
+    that falls that far behind is disconnected with reason 'transport error'.
+    A broadcast's packet counts in full against every queue it sits in. The
+    byte default is 64 times the default max_http_buffer_size: room for a
+    burst of large messages to a client that is merely slow, while one stalled
+    client pins at most that much until it is dropped (docs/limits.md).
     """
 
     reserved_events = ["connect", "disconnect"]
@@ -35,7 +40,8 @@ class AsyncServer:
 
     def __init__(self, client_manager=None, logger=False, serializer="default",
                  json=None, async_handlers=True, always_connect=False,
-                 namespaces=None, max_queue=10000, **kwargs):
+                 namespaces=None, max_queue=10000, max_queue_bytes=64 * 1024 * 1024,
+                 **kwargs):
         async_mode = kwargs.pop("async_mode", None)
         if async_mode not in (None, "asgi"):
             raise ValueError("Invalid async_mode specified")
@@ -57,7 +63,7 @@ class AsyncServer:
                             and self.packet_class.decode is packet.Packet.decode)
         self._dumps = packet.compact_dumps(self.packet_class.json)
         self._loads = self.packet_class.json.loads
-        self._hub = _core.Hub(max_queue)
+        self._hub = _core.Hub(max_queue, max_queue_bytes)
         self.eio = EngineServer(self._hub, self._on_eio_connect, self._on_eio_message,
                                 self._on_eio_disconnect, json_dumps=self._dumps, **kwargs)
         self.environ = {}

@@ -1,7 +1,8 @@
 /* C tests for the string map (csrc/strmap.c) and the hub (csrc/hub.c):
- * connections, bounded queues and frame references, members and rooms,
- * fan-out, a randomized check against a reference model, and a threaded
- * smoke test meant to run under ASan/UBSan (tests/c/run.sh).
+ * connections, queues bounded in frames and in bytes, frame references,
+ * members and rooms, fan-out, a randomized check against a reference model
+ * (both queue bounds included), and a threaded smoke test meant to run under
+ * ASan/UBSan (tests/c/run.sh).
  * argv[1] (the corpus directory) is not used. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -444,6 +445,111 @@ static void test_queue_ring(void)
     }
 }
 
+/* The byte bound (hub.h queue policy): frames count their len, a push stops at
+ * the first frame past either bound, shared frames count in every queue. */
+static size_t qbytes(fio_hub *h, uint32_t id)
+{
+    size_t n = (size_t)-1;
+    return fio_hub_queued_bytes(h, id, &n) == FIO_OK ? n : (size_t)-1;
+}
+
+static void test_queue_bytes(void)
+{
+    fio_hub *h = fio_hub_new_bounded(100, 20);
+    uint32_t a, b, c;
+    fio_hub_conn_open(h, S("EA"), &a);
+    fio_hub_conn_open(h, S("EB"), &b);
+    fio_hub_conn_open(h, S("EC"), &c);
+    fio_frame *f4 = frame("abc"), *f10 = frame("abcdefghi"), *bin = fio_frame_new("xy", 2, 1);
+    fio_frame *big = frame("01234567890123456789");     /* 21 bytes: over the bound alone */
+    int over = -1;
+    CHECK(f4->len == 4 && f10->len == 10 && bin->len == 2 && big->len == 21, "frame sizes");
+
+    CHECK(qbytes(h, a) == 0, "empty queue: 0 bytes");
+    size_t untouched = 7;
+    CHECK(fio_hub_queued_bytes(h, 999999, &untouched) == FIO_ENOCONN && untouched == 7,
+          "unknown conn");
+    fio_frame *p1[3] = {f4, f10, bin};
+    CHECK(fio_hub_push(h, a, p1, 3) == 1 && qbytes(h, a) == 16, "16 bytes queued");
+    CHECK(fio_hub_push(h, a, &f4, 1) == 0 && qbytes(h, a) == 20, "exactly at the bound fits");
+    CHECK(drain_expect(h, a, NULL, 0, &over) == 4 && over == 0 && qbytes(h, a) == 0,
+          "drain gives every byte back");
+    CHECK(refs(f4) == 1 && refs(f10) == 1 && refs(bin) == 1, "drained refs released");
+
+    /* 6 queued; push [10, 4, 10]: 16, then 20, then the third would be 30 */
+    fio_frame *p2[3] = {f10, f4, f10};
+    fio_hub_push(h, a, &f4, 1);
+    fio_hub_push(h, a, &bin, 1);
+    CHECK(fio_hub_push(h, a, p2, 3) == 2, "a push past the byte bound overflows");
+    CHECK(fio_hub_queued(h, a) == 4 && qbytes(h, a) == 20, "frames before it stay: %ld, %zu",
+          fio_hub_queued(h, a), qbytes(h, a));
+    CHECK(refs(f10) == 2 && refs(f4) == 3, "the dropped frame took no ref: %d %d", refs(f10),
+          refs(f4));
+    CHECK(fio_hub_push(h, a, &bin, 1) == 2 && qbytes(h, a) == 20, "sticky, even when it would fit");
+    fio_frame *want[4] = {f4, bin, f10, f4};
+    CHECK(drain_expect(h, a, want, 4, &over) == 4 && over == 1 && qbytes(h, a) == 0,
+          "queued in order, flag set, bytes back");
+    CHECK(fio_hub_push(h, a, &bin, 1) == 2 && qbytes(h, a) == 0,
+          "after draining an overflowed conn still drops");
+
+    /* one frame over the bound on an empty queue */
+    CHECK(fio_hub_push(h, b, &big, 1) == 2 && fio_hub_queued(h, b) == 0 && qbytes(h, b) == 0 &&
+              refs(big) == 1, "a frame longer than the bound overflows at once");
+
+    /* the frame bound still applies when the bytes are small */
+    fio_hub *hf = fio_hub_new_bounded(2, 1000);
+    uint32_t d;
+    fio_hub_conn_open(hf, S("ED"), &d);
+    fio_frame *p3[3] = {bin, bin, bin};
+    CHECK(fio_hub_push(hf, d, p3, 3) == 2 && fio_hub_queued(hf, d) == 2 && qbytes(hf, d) == 4,
+          "frame bound first: %ld frames", fio_hub_queued(hf, d));
+    fio_hub_free(hf);
+
+    /* broadcast: a shared frame counts in full in every queue */
+    fio_hub_connect(h, S("/"), S("sb"), b);   /* b is overflowed already */
+    fio_hub_connect(h, S("/"), S("sc"), c);
+    uint32_t e;
+    fio_hub_conn_open(h, S("EE"), &e);
+    fio_hub_connect(h, S("/"), S("se"), e);
+    fio_hub_push(h, e, &f10, 1);              /* e: 10 of 20 */
+    wakes_t w = {0};
+    fio_frame *p4[2] = {f4, bin};            /* 6 bytes */
+    long n = fio_hub_broadcast(h, S("/"), NULL, 0, NULL, 0, p4, 2, collect_wake, &w);
+    CHECK(n == 2 && qbytes(h, c) == 6 && qbytes(h, e) == 16, "each queue counts 6: %ld, %zu %zu",
+          n, qbytes(h, c), qbytes(h, e));
+    w.n = 0;
+    n = fio_hub_broadcast(h, S("/"), NULL, 0, NULL, 0, p4, 2, collect_wake, &w);
+    CHECK(n == 1 && wake_status(&w, e) == 2 && qbytes(h, c) == 12 && qbytes(h, e) == 20,
+          "e overflows on bytes (its packet cut after 4), c does not: %ld, %zu %zu", n,
+          qbytes(h, c), qbytes(h, e));
+    CHECK(fio_hub_queued(h, e) == 4, "e: 10, then 4+2, then 4: %ld", fio_hub_queued(h, e));
+
+    /* closing and freeing release the counted frames */
+    CHECK(fio_hub_conn_close(h, e) == FIO_OK && fio_hub_queued_bytes(h, e, &untouched) ==
+              FIO_ENOCONN, "closed conn has no byte count");
+    fio_hub_free(h);
+    CHECK(refs(f4) == 1 && refs(f10) == 1 && refs(bin) == 1 && refs(big) == 1,
+          "every frame released");
+
+    /* 0 is taken as 1; fio_hub_new has no byte bound */
+    fio_hub *h1 = fio_hub_new_bounded(0, 0), *hn = fio_hub_new(4);
+    uint32_t x, y;
+    fio_hub_conn_open(h1, S("EX"), &x);
+    fio_hub_conn_open(hn, S("EY"), &y);
+    fio_frame *one = fio_frame_new("z", 1, 1);
+    CHECK(fio_hub_push(h1, x, &one, 1) == 1 && fio_hub_push(h1, x, &one, 1) == 2,
+          "bounds of 0 hold one frame of one byte");
+    CHECK(fio_hub_push(hn, y, &big, 1) == 1 && qbytes(hn, y) == 21, "no byte bound");
+    fio_hub_free(h1);
+    fio_hub_free(hn);
+    CHECK(refs(one) == 1 && refs(big) == 1, "released");
+    fio_frame_unref(one);
+    fio_frame_unref(f4);
+    fio_frame_unref(f10);
+    fio_frame_unref(bin);
+    fio_frame_unref(big);
+}
+
 /* ---- members and rooms ---- */
 
 static void test_connect(void)
@@ -750,7 +856,9 @@ static void test_broadcast(void)
 
 /* ---- randomized check against a reference model ---- */
 
-enum { MC = 10, MN = 3, MS = 10, MR = 4, MU = MR + MS, MQ = 6, MF = 5 };
+/* MQ frames and MB bytes per queue; frame i is 3 + i bytes long, so either
+ * bound can be the one a push hits. */
+enum { MC = 10, MN = 3, MS = 10, MR = 4, MU = MR + MS, MQ = 6, MB = 28, MF = 5 };
 
 static const char *mns[MN] = {"/", "/x", ""};
 
@@ -760,7 +868,7 @@ typedef struct {
     uint32_t id[MC], stale[MC];
     int gen[MC];
     char eio[MC][16];
-    int q[MC][MQ], qn[MC], over[MC];
+    int q[MC][MQ], qn[MC], qb[MC], over[MC];
     int msid[MC][MN];               /* sid index or -1 */
     unsigned char in[MC][MN][MU];   /* room u: 0..MR-1 named rN, MR+x named sx */
     fio_frame *fr[MF];
@@ -806,18 +914,22 @@ static int slot_of_id(const model_t *md, uint32_t id)
     return -1;
 }
 
-/* The model's push: the same policy as hub.h (bounded, sticky overflow). */
+/* The model's push: the same policy as hub.h (bounded in frames and bytes,
+ * sticky overflow). stats[6] and [7] count overflows by frames and by bytes. */
 static int model_push(model_t *md, int t, const int *fi, int n)
 {
     if (md->over[t])
         return 2;
     int was_empty = md->qn[t] == 0;
     for (int i = 0; i < n; i++) {
-        if (md->qn[t] == MQ) {
+        int len = (int)md->fr[fi[i]]->len;
+        if (md->qn[t] == MQ || md->qb[t] + len > MB) {
+            md->stats[md->qn[t] == MQ ? 6 : 7]++;
             md->over[t] = 1;
             return 2;
         }
         md->q[t][md->qn[t]++] = fi[i];
+        md->qb[t] += len;
     }
     return was_empty;
 }
@@ -838,6 +950,9 @@ static void model_check_state(model_t *md)
         nopen++;
         long q = fio_hub_queued(h, md->id[t]);
         MCHECK(md, q == md->qn[t], "slot %d queued %ld, model %d", t, q, md->qn[t]);
+        size_t qb = 0;
+        MCHECK(md, fio_hub_queued_bytes(h, md->id[t], &qb) == FIO_OK && qb == (size_t)md->qb[t],
+               "slot %d queued bytes %zu, model %d", t, qb, md->qb[t]);
     }
     MCHECK(md, fio_hub_conn_count(h) == (size_t)nopen, "conn count");
     long want_refs[MF] = {0};
@@ -941,10 +1056,10 @@ static void test_model(unsigned seed0, int steps)
     static model_t md;
     unsigned seed = seed0;
     memset(&md, 0, sizeof md);
-    md.h = fio_hub_new(MQ);
+    md.h = fio_hub_new_bounded(MQ, MB);
     for (int i = 0; i < MF; i++) {
-        char t[16];
-        snprintf(t, sizeof t, "f%d", i);
+        char t[32];
+        snprintf(t, sizeof t, "f%d%.*s", i, i, "xxxxxxxx");
         md.fr[i] = frame(t);
     }
     for (int t = 0; t < MC; t++) {
@@ -971,7 +1086,7 @@ static void test_model(unsigned seed0, int steps)
                 MCHECK(&md, rc == FIO_OK && id != 0 && slot_of_id(&md, id) < 0, "open");
                 md.open[t] = 1;
                 md.id[t] = id;
-                md.qn[t] = md.over[t] = 0;
+                md.qn[t] = md.qb[t] = md.over[t] = 0;
             }
         } else if (op < 12) {                           /* close */
             int rc = fio_hub_conn_close(md.h, cid);
@@ -1047,6 +1162,8 @@ static void test_model(unsigned seed0, int steps)
                 for (long i = 0; i < n && i < want; i++)
                     MCHECK(&md, out[i] == md.fr[md.q[t][i]], "drain order");
                 if (n == want) {
+                    for (long i = 0; i < n; i++)
+                        md.qb[t] -= (int)md.fr[md.q[t][i]]->len;
                     memmove(md.q[t], md.q[t] + n, (size_t)(md.qn[t] - n) * sizeof md.q[t][0]);
                     md.qn[t] -= (int)n;
                 }
@@ -1107,10 +1224,11 @@ static void test_model(unsigned seed0, int steps)
     }
     CHECK(md.bad == 0, "model (seed %u): %d differences over %d steps", seed0, md.bad, steps);
     CHECK(md.stats[0] > 100 && md.stats[1] > 100 && md.stats[2] > 100 && md.stats[3] > 100 &&
-              md.stats[4] > 100 && md.stats[5] > 1000,
+              md.stats[4] > 100 && md.stats[5] > 1000 && md.stats[6] > 50 && md.stats[7] > 50,
           "model coverage: closes %ld, eexist %ld, push overflows %ld, multi-room hits %ld, "
-          "broadcast overflows %ld, deliveries %ld",
-          md.stats[0], md.stats[1], md.stats[2], md.stats[3], md.stats[4], md.stats[5]);
+          "broadcast overflows %ld, deliveries %ld, overflows by frames %ld / by bytes %ld",
+          md.stats[0], md.stats[1], md.stats[2], md.stats[3], md.stats[4], md.stats[5],
+          md.stats[6], md.stats[7]);
     fio_hub_free(md.h);
     int ok = 1;
     for (int i = 0; i < MF; i++) {
@@ -1417,6 +1535,7 @@ int main(int argc, char **argv)
     test_conns();
     test_queue();
     test_queue_ring();
+    test_queue_bytes();
     test_connect();
     test_rooms();
     test_members_iteration();
