@@ -10,11 +10,14 @@
  *    then waits forever for them);
  *  - more than SIO_MAX_ATTACHMENTS attachments (the reference allows up to
  *    ten digits' worth);
- *  - an id of more than 18 digits (the reference allows 100);
- *  - non-ASCII digits, which Python's str.isdigit() accepts. */
+ *  - non-ASCII digits, which Python's str.isdigit() accepts.
+ * Ack ids: up to SIO_MAX_ID_DIGITS digits, leading zeros counted, exactly as
+ * the reference reads them; like its int() the id then drops leading zeros,
+ * so "2007[...]" is acked as "37[...]". */
 #include "sio.h"
 
-#define SIO_MAX_ID_DIGITS 18
+#define SIO_STR_(x) #x
+#define SIO_STR(x) SIO_STR_(x)
 /* python-socketio refuses a count written with more digits than this. */
 #define SIO_MAX_COUNT_DIGITS 10
 
@@ -56,6 +59,8 @@ int sio_decode(const char *s, size_t len, sio_packet *out, const char **err)
     out->nsp = root;
     out->nsplen = 1;
     out->id = SIO_NO_ID;
+    out->id_digits = NULL;
+    out->id_len = 0;
     size_t i = 1;
 
     /* Attachment count: digits directly followed by '-'. */
@@ -91,15 +96,25 @@ int sio_decode(const char *s, size_t len, sio_packet *out, const char **err)
         i = end < len ? end + 1 : end;
     }
 
-    /* Ack id. */
+    /* Ack id: its value only when short enough, the digits always. */
     j = skip_digits(s, i, len);
     if (j > i) {
         if (j - i > SIO_MAX_ID_DIGITS)
-            return fail(err, "id field is too long");
-        long long id = 0;
-        for (size_t k = i; k < j; k++)
-            id = id * 10 + (s[k] - '0');
-        out->id = id;
+            return fail(err, "id field is too long (more than "
+                             SIO_STR(SIO_MAX_ID_DIGITS) " digits)");
+        size_t k = i;
+        while (k + 1 < j && s[k] == '0')
+            k++;
+        out->id_digits = s + k;
+        out->id_len = j - k;
+        if (j - k <= SIO_ID_VALUE_DIGITS) {
+            long long id = 0;
+            for (; k < j; k++)
+                id = id * 10 + (s[k] - '0');
+            out->id = id;
+        } else {
+            out->id = SIO_BIG_ID;
+        }
         i = j;
     }
 
@@ -108,14 +123,14 @@ int sio_decode(const char *s, size_t len, sio_packet *out, const char **err)
     return 0;
 }
 
-/* A namespace of length 0 is treated as absent, like None in the reference. */
-int sio_encode_header(fio_buf *out, int type, int attachments,
-                      const char *nsp, size_t nsplen, long long id)
+/* Shared by both encoders: the id is either a value (digits NULL) or text.
+ * A namespace of length 0 is treated as absent, like None in the reference. */
+static int encode_header(fio_buf *out, int type, int attachments, const char *nsp,
+                         size_t nsplen, long long id, const char *digits, size_t ndigits)
 {
     int binary = is_binary_type(type);
     if (type < SIO_CONNECT || type > SIO_BINARY_ACK || attachments < 0 ||
-        (!binary && attachments != 0) || (id < 0 && id != SIO_NO_ID) ||
-        (nsplen > 0 && nsp == NULL))
+        (!binary && attachments != 0) || (nsplen > 0 && nsp == NULL))
         return -2;
     int with_nsp = nsplen > 0 && !(nsplen == 1 && nsp[0] == '/');
     size_t mark = out->len;
@@ -126,7 +141,8 @@ int sio_encode_header(fio_buf *out, int type, int attachments,
         goto oom;
     if (with_nsp && (fio_buf_append(out, nsp, nsplen) < 0 || fio_buf_putc(out, ',') < 0))
         goto oom;
-    if (id != SIO_NO_ID && fio_buf_put_u64(out, (unsigned long long)id) < 0)
+    if (digits ? fio_buf_append(out, digits, ndigits) < 0
+               : id != SIO_NO_ID && fio_buf_put_u64(out, (unsigned long long)id) < 0)
         goto oom;
     return 0;
 
@@ -135,4 +151,25 @@ oom:
     if (out->data)
         out->data[mark] = '\0';
     return -1;
+}
+
+int sio_encode_header(fio_buf *out, int type, int attachments,
+                      const char *nsp, size_t nsplen, long long id)
+{
+    if (id < 0 && id != SIO_NO_ID)
+        return -2;
+    return encode_header(out, type, attachments, nsp, nsplen, id, NULL, 0);
+}
+
+int sio_encode_header_digits(fio_buf *out, int type, int attachments,
+                             const char *nsp, size_t nsplen, const char *digits, size_t n)
+{
+    if (digits == NULL) {
+        if (n != 0)
+            return -2;
+    } else {
+        if (n == 0 || (n > 1 && digits[0] == '0') || skip_digits(digits, 0, n) != n)
+            return -2;
+    }
+    return encode_header(out, type, attachments, nsp, nsplen, SIO_NO_ID, digits, n);
 }

@@ -144,7 +144,26 @@ static PyObject *py_payload_split(PyObject *self, PyObject *args)
     return NULL;
 }
 
-/* sio_decode(packet: str) -> (type, namespace, id or None, attachments, data: str) */
+/* The ack id of a decoded packet: None, or an int of any size (ids beyond
+ * a long long come from their digits). New reference or NULL. */
+static PyObject *sio_id_object(const sio_packet *pkt)
+{
+    if (pkt->id_digits == NULL)
+        return Py_NewRef(Py_None);
+    if (pkt->id != SIO_BIG_ID)
+        return PyLong_FromLongLong(pkt->id);
+    char digits[SIO_MAX_ID_DIGITS + 1];
+    if (pkt->id_len >= sizeof digits) {
+        PyErr_SetString(PyExc_ValueError, "id field is too long");
+        return NULL;
+    }
+    memcpy(digits, pkt->id_digits, pkt->id_len);
+    digits[pkt->id_len] = '\0';
+    return PyLong_FromString(digits, NULL, 10);
+}
+
+/* sio_decode(packet: str) -> (type, namespace, id or None, attachments, data: str)
+ * The id is an int of up to SIO_MAX_ID_DIGITS digits; ValueError when invalid. */
 static PyObject *py_sio_decode(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -161,13 +180,9 @@ static PyObject *py_sio_decode(PyObject *self, PyObject *arg)
     nsp = PyUnicode_DecodeUTF8(pkt.nsp, (Py_ssize_t)pkt.nsplen, "surrogatepass");
     if (!nsp)
         goto done;
-    if (pkt.id == SIO_NO_ID) {
-        id = Py_NewRef(Py_None);
-    } else {
-        id = PyLong_FromLongLong(pkt.id);
-        if (!id)
-            goto done;
-    }
+    id = sio_id_object(&pkt);
+    if (!id)
+        goto done;
     data = PyUnicode_DecodeUTF8(pkt.data, (Py_ssize_t)pkt.datalen, "surrogatepass");
     if (!data)
         goto done;
@@ -179,15 +194,60 @@ done:
     return result;
 }
 
+/* An ack id for sio_encode: None, or an int >= 0 of any size (anything with
+ * __index__ but bool). Sets *value for ids that fit a long long; else *text
+ * to a new reference to the decimal str. 0, or -1 with an exception set. */
+static int sio_id_arg(PyObject *idobj, long long *value, PyObject **text)
+{
+    *value = SIO_NO_ID;
+    *text = NULL;
+    if (idobj == Py_None)
+        return 0;
+    if (PyBool_Check(idobj)) {
+        PyErr_SetString(PyExc_TypeError, "ack id must be an int or None, not bool");
+        return -1;
+    }
+    if (!PyIndex_Check(idobj)) {
+        PyErr_Format(PyExc_TypeError, "ack id must be an int or None, not %.100s",
+                     Py_TYPE(idobj)->tp_name);
+        return -1;
+    }
+    PyObject *num = PyNumber_Index(idobj);
+    if (!num)
+        return -1;
+    int rc = -1, overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(num, &overflow);
+    if (v == -1 && overflow == 0 && PyErr_Occurred())
+        goto done;
+    if (overflow < 0 || (overflow == 0 && v < 0)) {
+        PyErr_SetString(PyExc_ValueError, "ack id must not be negative");
+        goto done;
+    }
+    if (overflow == 0) {
+        *value = v;
+    } else {
+        *text = PyNumber_ToBase(num, 10);
+        if (!*text)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(num);
+    return rc;
+}
+
 /* sio_encode(type, namespace, id or None, attachments, json: str or None) -> str
  * The Socket.IO packet text (no Engine.IO type digit). */
 static PyObject *py_sio_encode(PyObject *self, PyObject *args)
 {
     (void)self;
     int type, attachments;
-    PyObject *nspobj, *idobj, *json;
-    fio_str nsp, body = {NULL, 0};
-    long long id = SIO_NO_ID;
+    PyObject *nspobj, *idobj, *json, *idtext = NULL, *result = NULL;
+    fio_str nsp, body = {NULL, 0}, digits = {NULL, 0};
+    long long id;
+    int rc;
+    fio_buf b;
+    fio_buf_init(&b);
     if (!PyArg_ParseTuple(args, "iOOiO:sio_encode", &type, &nspobj, &idobj, &attachments, &json))
         return NULL;
     if (nspobj == Py_None) {
@@ -196,28 +256,30 @@ static PyObject *py_sio_encode(PyObject *self, PyObject *args)
     } else if (fastsio_as_str(nspobj, &nsp) < 0) {
         return NULL;
     }
-    if (idobj != Py_None) {
-        id = PyLong_AsLongLong(idobj);
-        if (id == -1 && PyErr_Occurred())
-            return NULL;
-    }
-    if (json != Py_None && fastsio_as_str(json, &body) < 0)
+    if (sio_id_arg(idobj, &id, &idtext) < 0)
         return NULL;
-    fio_buf b;
-    fio_buf_init(&b);
-    int rc = sio_encode_header(&b, type, attachments, nsp.p, nsp.n, id);
+    if (idtext && fastsio_as_str(idtext, &digits) < 0)
+        goto done;
+    if (json != Py_None && fastsio_as_str(json, &body) < 0)
+        goto done;
+    rc = idtext ? sio_encode_header_digits(&b, type, attachments, nsp.p, nsp.n,
+                                           digits.p, digits.n)
+                : sio_encode_header(&b, type, attachments, nsp.p, nsp.n, id);
     if (rc == 0 && body.n)
         rc = fio_buf_append(&b, body.p, body.n);
     if (rc == -2) {
-        fio_buf_free(&b);
         PyErr_SetString(PyExc_ValueError, "invalid Socket.IO packet fields");
-        return NULL;
+        goto done;
     }
     if (rc < 0) {
-        fio_buf_free(&b);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
-    return buf_to_str(&b);
+    result = buf_to_str(&b);   /* frees b */
+done:
+    fio_buf_free(&b);
+    Py_XDECREF(idtext);
+    return result;
 }
 
 /* open_packet(sid, upgrade_websocket, ping_timeout_ms, ping_interval_ms, max_payload) -> str */

@@ -92,6 +92,28 @@ static long unhex(char *s)
 
 static const char *ROOT_NSP;   /* the static "/" sio_decode reports, learned once */
 
+/* The id fields agree: no id at all, or digits (a view into s, without
+ * leading zeros, at most SIO_MAX_ID_DIGITS) whose value id holds when it has
+ * at most SIO_ID_VALUE_DIGITS digits, SIO_BIG_ID otherwise. */
+static int sio_id_ok(const sio_packet *p, const char *s, size_t len)
+{
+    if (p->id_digits == NULL)
+        return p->id == SIO_NO_ID && p->id_len == 0;
+    if (p->id_digits < s || p->id_len < 1 || p->id_len > SIO_MAX_ID_DIGITS ||
+        p->id_len > (size_t)(s + len - p->id_digits) ||
+        (p->id_len > 1 && p->id_digits[0] == '0'))
+        return 0;
+    long long v = 0;
+    for (size_t i = 0; i < p->id_len; i++) {
+        char c = p->id_digits[i];
+        if (c < '0' || c > '9')
+            return 0;
+        if (p->id_len <= SIO_ID_VALUE_DIGITS)
+            v = v * 10 + (c - '0');
+    }
+    return p->id == (p->id_len <= SIO_ID_VALUE_DIGITS ? v : SIO_BIG_ID);
+}
+
 /* Checks the invariants every successful sio_decode must satisfy. */
 static int sio_views_ok(const sio_packet *p, const char *s, size_t len)
 {
@@ -101,14 +123,25 @@ static int sio_views_ok(const sio_packet *p, const char *s, size_t len)
     int binary = p->type == SIO_BINARY_EVENT || p->type == SIO_BINARY_ACK;
     return p->type >= 0 && p->type <= 6 && p->attachments >= 0 &&
            p->attachments <= SIO_MAX_ATTACHMENTS && (binary || p->attachments == 0) &&
-           nsp_ok && p->data >= s && p->data + p->datalen == s + len &&
-           (p->id == SIO_NO_ID || (p->id >= 0 && p->id <= 999999999999999999LL));
+           nsp_ok && p->data >= s && p->data + p->datalen == s + len && sio_id_ok(p, s, len);
 }
 
-/* Header of p followed by its data, as python-socketio would write it. */
+/* Header of p followed by its data, as python-socketio would write it. The
+ * id goes through its digits; when it also has a value, encoding that must
+ * give the same header (else -3). */
 static int sio_reencode(const sio_packet *p, fio_buf *out)
 {
-    int rc = sio_encode_header(out, p->type, p->attachments, p->nsp, p->nsplen, p->id);
+    size_t mark = out->len;
+    int rc = sio_encode_header_digits(out, p->type, p->attachments, p->nsp, p->nsplen,
+                                      p->id_digits, p->id_len);
+    if (rc == 0 && p->id != SIO_BIG_ID) {
+        fio_buf v;
+        fio_buf_init(&v);
+        rc = sio_encode_header(&v, p->type, p->attachments, p->nsp, p->nsplen, p->id);
+        if (rc == 0 && !mem_eq(v.data, v.len, out->data + mark, out->len - mark))
+            rc = -3;
+        fio_buf_free(&v);
+    }
     if (rc == 0 && fio_buf_append(out, p->data, p->datalen) < 0)
         rc = -1;
     return rc;
@@ -117,6 +150,7 @@ static int sio_reencode(const sio_packet *p, fio_buf *out)
 static int sio_same(const sio_packet *a, const sio_packet *b)
 {
     return a->type == b->type && a->attachments == b->attachments && a->id == b->id &&
+           mem_eq(a->id_digits, a->id_len, b->id_digits, b->id_len) &&
            mem_eq(a->nsp, a->nsplen, b->nsp, b->nsplen) &&
            mem_eq(a->data, a->datalen, b->data, b->datalen);
 }
@@ -148,7 +182,10 @@ static void sio_valid_line(char **f, int nf, int lineno)
     size_t plen = unescape(f[2]);
     size_t nsplen = unescape(f[4]);
     size_t dlen = unescape(f[7]);
-    long long id = strcmp(f[5], "-") == 0 ? SIO_NO_ID : atoll(f[5]);
+    /* the id as python-socketio's int() gives it, in decimal */
+    int has_id = strcmp(f[5], "-") != 0;
+    size_t idlen = has_id ? strlen(f[5]) : 0;
+    long long id = !has_id ? SIO_NO_ID : idlen <= SIO_ID_VALUE_DIGITS ? atoll(f[5]) : SIO_BIG_ID;
     char *s = dup_exact(f[2], plen);
     sio_packet p;
     const char *err = NULL;
@@ -159,7 +196,10 @@ static void sio_valid_line(char **f, int nf, int lineno)
         CHECK(p.type == atoi(f[3]), "sio_valid.txt:%d: type %d", lineno, p.type);
         CHECK(mem_eq(p.nsp, p.nsplen, f[4], nsplen), "sio_valid.txt:%d: namespace [%.*s]",
               lineno, (int)p.nsplen, p.nsp);
-        CHECK(p.id == id, "sio_valid.txt:%d: id %lld", lineno, p.id);
+        CHECK(p.id == id && (has_id ? mem_eq(p.id_digits, p.id_len, f[5], idlen)
+                                    : p.id_digits == NULL),
+              "sio_valid.txt:%d: id %lld [%.*s]", lineno, p.id, (int)p.id_len,
+              p.id_digits ? p.id_digits : "");
         CHECK(p.attachments == atoi(f[6]), "sio_valid.txt:%d: attachments %d", lineno,
               p.attachments);
         CHECK(mem_eq(p.data, p.datalen, f[7], dlen), "sio_valid.txt:%d: data [%.*s]", lineno,
@@ -223,11 +263,37 @@ static void test_sio_decode_units(void)
     /* err may be NULL. */
     CHECK(sio_decode("9", 1, &p, NULL) == -1, "NULL err");
 
-    /* Largest accepted id and attachment count. */
+    /* Ids: up to SIO_MAX_ID_DIGITS digits written, leading zeros included. */
     CHECK(sio_decode("2999999999999999999[]", 21, &p, &err) == 0 &&
-              p.id == 999999999999999999LL, "18-digit id");
-    CHECK(sio_decode("2000000000000000000000000[]", 27, &p, &err) == -1,
-          "id digits are counted, not the value");
+              p.id == 999999999999999999LL && str_eq(p.id_digits, p.id_len, "999999999999999999"),
+          "18-digit id: a value");
+    CHECK(sio_decode("21000000000000000000[]", 22, &p, &err) == 0 && p.id == SIO_BIG_ID &&
+              str_eq(p.id_digits, p.id_len, "1000000000000000000"), "19-digit id: digits only");
+    CHECK(sio_decode("20000000000000000000000007[]", 28, &p, &err) == 0 && p.id == 7 &&
+              str_eq(p.id_digits, p.id_len, "7"), "leading zeros are dropped");
+    CHECK(sio_decode("2000[]", 6, &p, &err) == 0 && p.id == 0 &&
+              str_eq(p.id_digits, p.id_len, "0"), "zero keeps one digit");
+    char ids[SIO_MAX_ID_DIGITS + 8];
+    for (size_t n = SIO_MAX_ID_DIGITS - 1; n <= SIO_MAX_ID_DIGITS + 1; n++) {
+        for (int zeros = 0; zeros <= 1; zeros++) {
+            /* "2" then n digits ("0...07" or "9...9"), then "[]" */
+            ids[0] = '2';
+            memset(ids + 1, zeros ? '0' : '9', n);
+            ids[n] = zeros ? '7' : '9';
+            memcpy(ids + 1 + n, "[]", 2);
+            char *s = dup_exact(ids, n + 3);
+            err = NULL;
+            int rc = sio_decode(s, n + 3, &p, &err);
+            if (n <= SIO_MAX_ID_DIGITS)
+                CHECK(rc == 0 && p.id_len == (zeros ? 1 : n) &&
+                          p.id == (zeros ? 7 : SIO_BIG_ID) && p.datalen == 2,
+                      "%zu-digit id (zeros %d): rc %d", n, zeros, rc);
+            else
+                CHECK(rc == -1 && err && strcmp(err, "id field is too long (more than 100 digits)") == 0,
+                      "%zu-digit id (zeros %d) accepted", n, zeros);
+            free(s);
+        }
+    }
     CHECK(sio_decode("510-[]", 6, &p, &err) == 0 && p.attachments == 10, "10 attachments");
     CHECK(sio_decode("50000000010-[]", 14, &p, &err) == 0 && p.attachments == 10,
           "leading zeros within ten digits");
@@ -295,6 +361,60 @@ static void test_sio_encode(void)
     }
     fio_buf_init(&b);
     CHECK(sio_encode_header(&b, 2, 0, NULL, 3, SIO_NO_ID) == -2, "NULL namespace, length 3");
+    CHECK(sio_encode_header(&b, 3, 0, "/", 1, SIO_BIG_ID) == -2 && b.len == 0,
+          "SIO_BIG_ID is not a value");
+    fio_buf_free(&b);
+}
+
+static void test_sio_encode_digits(void)
+{
+    static const char big[] = "1234567890123456789012345678901234567890123456789012345678901234567890"
+                              "1234567890123456789012345678901234567890123456789012345678901234567890";
+    struct {
+        int type, att;
+        const char *nsp;
+        const char *digits;   /* NULL: no id */
+        size_t n;
+        const char *want;
+    } ok[] = {
+        {SIO_EVENT, 0, "/", NULL, 0, "2"},
+        {SIO_ACK, 0, "/", "0", 1, "30"},
+        {SIO_ACK, 0, "/x", "9223372036854775808", 19, "3/x,9223372036854775808"},
+        {SIO_BINARY_ACK, 2, "/", "12345678901234567890", 20, "62-12345678901234567890"},
+        {SIO_ACK, 0, "/", "12", 1, "31"},   /* n bounds the digits */
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        fio_buf b;
+        fio_buf_init(&b);
+        int rc = sio_encode_header_digits(&b, ok[i].type, ok[i].att, ok[i].nsp, strlen(ok[i].nsp),
+                                          ok[i].digits, ok[i].n);
+        CHECK(rc == 0 && str_eq(b.data, b.len, ok[i].want), "digits case %zu gave [%s]", i,
+              b.data ? b.data : "");
+        fio_buf_free(&b);
+    }
+
+    /* No length limit on encoding: python-socketio writes str(id) whatever its size. */
+    fio_buf b;
+    fio_buf_init(&b);
+    CHECK(sio_encode_header_digits(&b, SIO_ACK, 0, "/", 1, big, sizeof big - 1) == 0 &&
+              b.len == sizeof big && b.data[0] == '3' && memcmp(b.data + 1, big, sizeof big - 1) == 0,
+          "140-digit id");
+    fio_buf_free(&b);
+
+    struct {
+        const char *digits;
+        size_t n;
+    } bad[] = {{NULL, 3}, {"", 0}, {"07", 2}, {"00", 2}, {"1a", 2}, {"-1", 2}, {"1 ", 2}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fio_buf_init(&b);
+        CHECK(fio_buf_append(&b, "k", 1) == 0 &&
+                  sio_encode_header_digits(&b, SIO_ACK, 0, "/", 1, bad[i].digits, bad[i].n) == -2 &&
+                  str_eq(b.data, b.len, "k"), "invalid digits case %zu accepted", i);
+        fio_buf_free(&b);
+    }
+    fio_buf_init(&b);
+    CHECK(sio_encode_header_digits(&b, 7, 0, "/", 1, "1", 1) == -2 && b.len == 0,
+          "type checked with digits");
     fio_buf_free(&b);
 }
 
@@ -601,12 +721,25 @@ static unsigned rnd(unsigned n)
     return (unsigned)(rng_state % n);
 }
 
-/* Random text biased towards the characters the decoders care about. */
+/* Random text biased towards the characters the decoders care about; one
+ * mode in five is a Socket.IO packet with an ack id of 0..110 digits (often
+ * with leading zeros) between random header and body characters. */
 static size_t random_input(char *s, size_t cap)
 {
     static const char alphabet[] = "0123456789012345-/,?[]{}\"b=+ \x1e\x1e" "aZ-/,";
-    size_t len = rnd((unsigned)cap + 1);
-    int mode = (int)rnd(4);
+    int mode = (int)rnd(5);
+    if (mode == 4 && cap >= 128) {
+        size_t len = 0, ndigits = rnd(111), zeros = rnd(3) ? 0 : rnd((unsigned)ndigits + 1);
+        s[len++] = (char)('0' + rnd(7));
+        if (rnd(2))
+            s[len++] = alphabet[rnd(sizeof alphabet - 1)];
+        for (size_t i = 0; i < ndigits; i++)
+            s[len++] = i < zeros ? '0' : (char)('0' + rnd(10));
+        for (size_t tail = rnd(8); tail > 0 && len < cap; tail--)
+            s[len++] = alphabet[rnd(sizeof alphabet - 1)];
+        return len;
+    }
+    size_t len = rnd(64 + 1);
     for (size_t i = 0; i < len; i++) {
         if (mode == 0)
             s[i] = (char)rnd(256);
@@ -621,7 +754,8 @@ static size_t random_input(char *s, size_t cap)
 static void test_random_inputs(void)
 {
     int bad_sio = 0, bad_rt = 0, bad_eio = 0, bad_split = 0, bad_b64 = 0, accepted = 0;
-    char tmp[64];
+    int long_ids = 0, too_long = 0;
+    char tmp[128];
     for (int round = 0; round < 50000; round++) {
         size_t len = random_input(tmp, sizeof tmp);
         char *s = dup_exact(tmp, len);
@@ -631,6 +765,7 @@ static void test_random_inputs(void)
         int rc = sio_decode(s, len, &p, &err);
         if (rc == 0) {
             accepted++;
+            long_ids += p.id == SIO_BIG_ID;
             if (!sio_views_ok(&p, s, len))
                 bad_sio++;
             /* Re-encoding then decoding gives the same packet, except after an
@@ -646,6 +781,8 @@ static void test_random_inputs(void)
             fio_buf_free(&b);
         } else if (rc != -1 || err == NULL) {
             bad_sio++;
+        } else {
+            too_long += strstr(err, "id field is too long") == err;
         }
 
         int type = -1;
@@ -712,6 +849,8 @@ static void test_random_inputs(void)
     CHECK(bad_split == 0, "%d payload splits were wrong", bad_split);
     CHECK(bad_b64 == 0, "%d base64 round trips failed", bad_b64);
     CHECK(accepted > 1000, "only %d random Socket.IO packets decoded", accepted);
+    CHECK(long_ids > 500 && too_long > 100, "only %d long ids and %d too long ones", long_ids,
+          too_long);
 }
 
 int main(int argc, char **argv)
@@ -723,6 +862,7 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     test_sio_decode_units();
     test_sio_encode();
+    test_sio_encode_digits();
     test_eio_units();
     test_base64();
 

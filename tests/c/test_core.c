@@ -88,18 +88,24 @@ static void test_sio_corpus(const char *dir)
         if (rc != 0)
             continue;
         size_t dlen = unescape(fl[6]);
-        long long id = strcmp(fl[4], "-") == 0 ? SIO_NO_ID : atoll(fl[4]);
+        int has_id = strcmp(fl[4], "-") != 0;
+        size_t idlen = has_id ? strlen(fl[4]) : 0;
+        long long id = !has_id ? SIO_NO_ID
+                     : idlen <= SIO_ID_VALUE_DIGITS ? atoll(fl[4]) : SIO_BIG_ID;
         CHECK(p.type == atoi(fl[2]), "[%s] type %d", fl[1], p.type);
         CHECK(p.nsplen == strlen(fl[3]) && memcmp(p.nsp, fl[3], p.nsplen) == 0,
               "[%s] namespace %.*s", fl[1], (int)p.nsplen, p.nsp);
-        CHECK(p.id == id, "[%s] id %lld", fl[1], p.id);
+        CHECK(p.id == id && p.id_len == idlen &&
+                  (!has_id || memcmp(p.id_digits, fl[4], idlen) == 0),
+              "[%s] id %lld [%.*s]", fl[1], p.id, (int)p.id_len, p.id_digits ? p.id_digits : "");
         CHECK(p.attachments == atoi(fl[5]), "[%s] attachments %d", fl[1], p.attachments);
         CHECK(p.datalen == dlen && memcmp(p.data, fl[6], dlen) == 0, "[%s] data", fl[1]);
         CHECK(p.data >= fl[1] && p.data + p.datalen <= fl[1] + plen, "[%s] view bounds", fl[1]);
         if (strcmp(fl[0], "ok") == 0) {
             fio_buf b;
             fio_buf_init(&b);
-            int erc = sio_encode_header(&b, p.type, p.attachments, p.nsp, p.nsplen, p.id);
+            int erc = sio_encode_header_digits(&b, p.type, p.attachments, p.nsp, p.nsplen,
+                                               p.id_digits, p.id_len);
             erc = erc ? erc : fio_buf_append(&b, p.data, p.datalen);
             CHECK(erc == 0 && b.len == plen && memcmp(b.data, fl[1], plen) == 0,
                   "round trip of [%s] gave [%s]", fl[1], b.data ? b.data : "");

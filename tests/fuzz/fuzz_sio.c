@@ -5,10 +5,14 @@
  *  - a refusal sets a message; an accepted packet has type 0..6, an
  *    attachment count 0..SIO_MAX_ATTACHMENTS that only binary types have
  *    (and they always write one), a namespace that starts with '/' and
- *    holds no ',' or '?' (a view into the input, or the static "/"), an
- *    id of at most 18 digits or SIO_NO_ID, and data = the rest of the input;
- *  - round trip: sio_encode_header(fields) + data decodes to the same
- *    fields and data, and encoding those again gives the same text. Not
+ *    holds no ',' or '?' (a view into the input, or the static "/"), no id
+ *    (SIO_NO_ID, no digits) or an id of 1..SIO_MAX_ID_DIGITS digits without
+ *    leading zeros (a view into the input; more digits written is a
+ *    refusal) whose value is id when it has at most SIO_ID_VALUE_DIGITS
+ *    digits, else id is SIO_BIG_ID, and data = the rest of the input;
+ *  - round trip: sio_encode_header_digits(fields) + data decodes to the
+ *    same fields and data, encoding those again gives the same text, and
+ *    sio_encode_header with the id's value writes the same header. Not
  *    asserted where the protocol itself is ambiguous (python-socketio's
  *    encoder writes the same text): a packet that spells the default
  *    namespace ("/," or "/?q,") before data starting with '/', or before an
@@ -40,7 +44,22 @@ static void check_fields(const char *s, size_t n, const sio_packet *p)
         FZ_CHECK(p->nsplen == 1);
     else
         FZ_CHECK(p->nsplen <= (size_t)(s + n - p->nsp));
-    FZ_CHECK(p->id == SIO_NO_ID || (p->id >= 0 && p->id <= 999999999999999999LL));
+    if (p->id_digits == NULL) {
+        FZ_CHECK(p->id == SIO_NO_ID && p->id_len == 0);
+    } else {
+        FZ_CHECK(p->id_len >= 1 && p->id_len <= SIO_MAX_ID_DIGITS);
+        FZ_CHECK(p->id_digits >= s && p->id_len <= (size_t)(s + n - p->id_digits));
+        FZ_CHECK(p->id_len == 1 || p->id_digits[0] != '0');
+        long long v = 0;
+        for (size_t i = 0; i < p->id_len; i++) {
+            FZ_CHECK(p->id_digits[i] >= '0' && p->id_digits[i] <= '9');
+            if (p->id_len <= SIO_ID_VALUE_DIGITS)
+                v = v * 10 + (p->id_digits[i] - '0');
+        }
+        FZ_CHECK(p->id == (p->id_len <= SIO_ID_VALUE_DIGITS ? v : SIO_BIG_ID));
+        /* the data starts right after the digits */
+        FZ_CHECK(p->id_digits + p->id_len == p->data);
+    }
     FZ_CHECK(p->data >= s && p->data + p->datalen == s + n);
     /* data never starts with a digit: digits there are the id */
     FZ_CHECK(p->datalen == 0 || p->data[0] < '0' || p->data[0] > '9');
@@ -49,6 +68,7 @@ static void check_fields(const char *s, size_t n, const sio_packet *p)
 static int same(const sio_packet *a, const sio_packet *b)
 {
     return a->type == b->type && a->attachments == b->attachments && a->id == b->id &&
+           fz_eq(a->id_digits, a->id_len, b->id_digits, b->id_len) &&
            fz_eq(a->nsp, a->nsplen, b->nsp, b->nsplen) &&
            fz_eq(a->data, a->datalen, b->data, b->datalen);
 }
@@ -56,7 +76,15 @@ static int same(const sio_packet *a, const sio_packet *b)
 static void encode(const sio_packet *p, fio_buf *out)
 {
     out->len = 0;
-    FZ_OK(sio_encode_header(out, p->type, p->attachments, p->nsp, p->nsplen, p->id));
+    FZ_OK(sio_encode_header_digits(out, p->type, p->attachments, p->nsp, p->nsplen,
+                                   p->id_digits, p->id_len));
+    if (p->id != SIO_BIG_ID) {
+        fio_buf v;
+        fio_buf_init(&v);
+        FZ_OK(sio_encode_header(&v, p->type, p->attachments, p->nsp, p->nsplen, p->id));
+        FZ_CHECK(fz_eq(v.data, v.len, out->data, out->len));
+        fio_buf_free(&v);
+    }
     FZ_OK(fio_buf_append(out, p->data, p->datalen));
 }
 
