@@ -12,6 +12,8 @@ transcript with the literal EXPECTED[<scenario>] below, so the suite pins
 the reference's bytes down by itself.
 test_wire[<scenario>-fastsio] runs the reference AND fastsio in the same test
 and requires the two normalized transcripts to be identical.
+Two fastsio-only tests go with the long ack id scenarios: the log line for
+a refused id, and the Packet codec's id bytes against python-socketio's.
 """
 import asyncio
 import hashlib
@@ -488,6 +490,65 @@ async def polling_refused(server, t):
         await http(t, h, "GET", url, "get")
 
 
+# Ack ids of any length python-socketio reads (up to 100 digits, leading
+# zeros counted; int() drops the zeros), acked with the same digits; a
+# 101-digit id makes the packet invalid: no answer, the session goes on.
+ID19 = "1234567890123456789"
+ID20 = "98765432109876543210"
+ID100 = "1" + "0123456789" * 9 + "987654321"
+ID101 = ID100 + "5"
+
+
+async def ws_long_ack_ids(server, t):
+    ws = await WS.open(t, server.port)
+    await ws.expect(1)
+    await ws.send("40")
+    await ws.expect(1)
+    await ws.send("40/chat,")
+    await ws.expect(1)
+    await ws.send(f'42{ID19}["echo_one","19 digits"]')
+    await ws.expect(1)
+    await ws.send(f'42{ID20}["echo_one",20]')
+    await ws.expect(1)
+    await ws.send(f'42{ID100}["echo_one",{{"digits":100}}]')
+    await ws.expect(1)
+    await ws.send('42' + "0" * 99 + '7["echo_one","zeros"]')   # 100 digits: acked as 7
+    await ws.expect(1)
+    await ws.send(f'42/chat,{ID100}["echo",1,"two"]')
+    await ws.expect(1)
+    await ws.send(f'451-{ID20}["echo",{{"_placeholder":true,"num":0}}]')
+    await ws.send(b"\x00\xff")
+    await ws.expect(4)                 # BINARY_EVENT + attachment, BINARY_ACK + attachment
+    await ws.send(f'43{ID20}["unknown ack"]')                # no such callback: ignored
+    await ws.send(f'42{ID101}["echo_one","101 digits"]')     # invalid: no answer
+    await ws.send('42' + "0" * 100 + '7["echo_one","101 with zeros"]')
+    await ws.send(f'42/chat,{ID101}["echo",1]')
+    await ws.quiet()
+    await ws.send('421["echo_one","still connected"]')
+    await ws.expect(1)
+    await ws.close()
+
+
+async def polling_long_ack_ids(server, t):
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient() as h:
+        r = await http(t, h, "GET", base, "open")
+        url = f"{base}&sid={sid_of(r.text[1:])}"
+        await http(t, h, "POST", url, "post 40", body="40")
+        await http(t, h, "GET", url, "get")
+        for label, packet in [("19", f'42{ID19}["echo_one",19]'),
+                              ("20", f'42{ID20}["echo_one",20]'),
+                              ("100", f'42{ID100}["echo_one",100]')]:
+            await http(t, h, "POST", url, f"post {label} digits", body=packet)
+            await http(t, h, "GET", url, f"get {label} digits")
+        # the 101-digit packet and a good one in one POST: only the good one
+        # is answered (the pause lets its handler reply before the GET)
+        await http(t, h, "POST", url, "post 101 digits + 1",
+                   body=f'42{ID101}["echo_one",101]\x1e421["echo_one","after"]')
+        await asyncio.sleep(0.3)
+        await http(t, h, "GET", url, "get after 101 digits")
+
+
 SCENARIOS = {name: fn for name, fn in list(globals().items())
              if name.startswith(("ws_", "polling_")) and callable(fn)
              and asyncio.iscoroutinefunction(fn)}
@@ -511,6 +572,63 @@ async def test_wire(impl, scenario, start_server):
         assert reference == EXPECTED[scenario]
     else:
         assert await transcript_of(start_server, impl, scenario) == reference
+
+
+async def test_too_long_ack_id_is_logged(start_server, tmp_path):
+    """fastsio drops a packet whose ack id has more than 100 digits, like
+    python-socketio (ws_long_ack_ids pins the silence on the wire), and logs
+    why, naming the limit, once socketio.server lets warnings through."""
+    config = tmp_path / "log.json"
+    config.write_text(json.dumps({
+        "version": 1, "disable_existing_loggers": False,
+        "handlers": {"err": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+        "loggers": {"socketio.server": {"level": "WARNING", "handlers": ["err"]}}}))
+    server = start_server("fastsio", APP, env={"UVICORN_LOG_CONFIG": str(config)})
+    t = Transcript()
+    ws = await WS.open(t, server.port)
+    await ws.expect(1)
+    await ws.send("40")
+    await ws.expect(1)
+    await ws.send(f'42{ID100}["echo_one",100]')
+    assert await ws.expect(1) == [f"43{ID100}[100]"]
+    await ws.send(f'42{ID101}["echo_one",101]')
+    await ws.send('421["echo_one","after"]')     # decoded after the one before
+    assert await ws.expect(1) == ['431["after"]']
+    await ws.close()
+    log = server.output()
+    assert "invalid packet ignored: id field is too long (more than 100 digits)" in log, log
+    assert log.count("id field is too long") == 1, log
+
+
+def test_ack_id_codec_matches_python_socketio():
+    """The Packet API writes and reads ids of any size as python-socketio
+    does; bool and negative ids (which it would write as "True" or "-1")
+    are refused."""
+    from socketio import packet as reference
+    from fastsio import packet as ours
+    for pid in [0, 7, 10**18 - 1, 10**18, 2**63 - 1, 2**63, 2**64, int(ID19), int(ID20),
+                int(ID100), int(ID101), 10**150]:
+        for nsp in (None, "/chat"):
+            for data in (["x"], [b"\x01"]):
+                want = reference.Packet(reference.ACK, data=data, namespace=nsp, id=pid)
+                got = ours.Packet(ours.ACK, data=data, namespace=nsp, id=pid)
+                assert got.encode() == want.encode()
+    for text in [f"2{ID19}[1]", f"3/chat,{ID20}[]", f"61-{ID100}[]", "2" + "0" * 99 + "7[]",
+                 f"2{ID100}"]:
+        want = reference.Packet(encoded_packet=text)
+        got = ours.Packet(encoded_packet=text)
+        assert (got.packet_type, got.namespace or "/", got.id, got.data) == \
+            (want.packet_type, want.namespace or "/", want.id, want.data)
+        assert type(got.id) is int
+    for text in [f"2{ID101}[1]", "2" + "0" * 100 + "7[]"]:
+        with pytest.raises(ValueError):
+            reference.Packet(encoded_packet=text)
+        with pytest.raises(ValueError, match=r"id field is too long \(more than 100 digits\)"):
+            ours.Packet(encoded_packet=text)
+    for bad, error in [(True, TypeError), (False, TypeError), (-1, ValueError),
+                       (-(2**70), ValueError), (1.0, TypeError), ("7", TypeError)]:
+        with pytest.raises(error, match="ack id"):
+            ours.Packet(ours.ACK, data=[], id=bad).encode()
 
 
 # Literal transcripts from python-socketio 5.16.2 / python-engineio 4.15.1
@@ -867,3 +985,77 @@ EXPECTED['polling_refused'] = [('open',
  ('get', 200, 'text/plain; charset=UTF-8', '44{"message":"bad","data":{"x":1}}'),
  ('post nope', 200, 'text/plain', 'OK'),
  ('get', 200, 'text/plain; charset=UTF-8', '44/nope,"Unable to connect"')]
+
+EXPECTED['ws_long_ack_ids'] = [('ws',
+  'recv',
+  '0{"sid":"<SID1>","upgrades":[],"pingTimeout":20000,"pingInterval":25000,"maxPayload":1000000}'),
+ ('ws', 'send', '40'),
+ ('ws', 'recv', '40{"sid":"<SID2>"}'),
+ ('ws', 'send', '40/chat,'),
+ ('ws', 'recv', '40/chat,{"sid":"<SID3>"}'),
+ ('ws', 'send', '421234567890123456789["echo_one","19 digits"]'),
+ ('ws', 'recv', '431234567890123456789["19 digits"]'),
+ ('ws', 'send', '4298765432109876543210["echo_one",20]'),
+ ('ws', 'recv', '4398765432109876543210[20]'),
+ ('ws',
+  'send',
+  '421012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789987654321["echo_one",{"digits":100}]'),
+ ('ws',
+  'recv',
+  '431012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789987654321[{"digits":100}]'),
+ ('ws',
+  'send',
+  '420000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000007["echo_one","zeros"]'),
+ ('ws', 'recv', '437["zeros"]'),
+ ('ws',
+  'send',
+  '42/chat,1012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789987654321["echo",1,"two"]'),
+ ('ws',
+  'recv',
+  '43/chat,1012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789987654321[1,"two"]'),
+ ('ws',
+  'send',
+  '451-98765432109876543210["echo",{"_placeholder":true,"num":0}]'),
+ ('ws', 'send', b'\x00\xff'),
+ ('ws', 'recv', '451-["echoed",{"_placeholder":true,"num":0}]'),
+ ('ws', 'recv', b'\x00\xff'),
+ ('ws', 'recv', '461-98765432109876543210[{"_placeholder":true,"num":0}]'),
+ ('ws', 'recv', b'\x00\xff'),
+ ('ws', 'send', '4398765432109876543210["unknown ack"]'),
+ ('ws',
+  'send',
+  '4210123456789012345678901234567890123456789012345678901234567890123456789012345678901234567899876543215["echo_one","101 '
+  'digits"]'),
+ ('ws',
+  'send',
+  '4200000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000007["echo_one","101 '
+  'with zeros"]'),
+ ('ws',
+  'send',
+  '42/chat,10123456789012345678901234567890123456789012345678901234567890123456789012345678901234567899876543215["echo",1]'),
+ ('ws', 'send', '421["echo_one","still connected"]'),
+ ('ws', 'recv', '431["still connected"]')]
+
+EXPECTED['polling_long_ack_ids'] = [('open',
+  200,
+  'text/plain; charset=UTF-8',
+  '0{"sid":"<SID1>","upgrades":["websocket"],"pingTimeout":20000,"pingInterval":25000,"maxPayload":1000000}'),
+ ('post 40', 200, 'text/plain', 'OK'),
+ ('get', 200, 'text/plain; charset=UTF-8', '40{"sid":"<SID2>"}'),
+ ('post 19 digits', 200, 'text/plain', 'OK'),
+ ('get 19 digits',
+  200,
+  'text/plain; charset=UTF-8',
+  '431234567890123456789[19]'),
+ ('post 20 digits', 200, 'text/plain', 'OK'),
+ ('get 20 digits',
+  200,
+  'text/plain; charset=UTF-8',
+  '4398765432109876543210[20]'),
+ ('post 100 digits', 200, 'text/plain', 'OK'),
+ ('get 100 digits',
+  200,
+  'text/plain; charset=UTF-8',
+  '431012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789987654321[100]'),
+ ('post 101 digits + 1', 200, 'text/plain', 'OK'),
+ ('get after 101 digits', 200, 'text/plain; charset=UTF-8', '431["after"]')]
