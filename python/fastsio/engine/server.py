@@ -24,12 +24,20 @@ from ..background import spawn
 from ..handlers import resolve_logger
 from . import polling
 from .environ import translate_request
-from .http import bad_request, compress, cookie_headers, method_not_found, ok, \
-    origin_error, respond
+from .http import HTTPResponse, bad_request, compress, cookie_headers, method_not_found, \
+    ok, origin_error, respond
 from .session import OPEN, Reason, Session
 from .websocket import run_websocket
 
 default_logger = logging.getLogger("engineio.server")
+
+
+class Refused(Exception):
+    """An on_connect refusal; `value` is what on_connect returned."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
 
 
 class EngineServer:
@@ -182,7 +190,11 @@ class EngineServer:
 
     async def open_session(self, environ, transport):
         """A new session: registered, OPEN queued, on_connect awaited, pings
-        scheduled. The caller's transport then serves it."""
+        scheduled. The caller's transport then serves it.
+
+        on_connect returning anything but None or True refuses the
+        connection: the session is released (no on_disconnect) and
+        Refused(that value) is raised."""
         sid = self.generate_id()
         conn = self.hub.open(sid)
         s = Session(self, sid, conn, environ)
@@ -194,12 +206,23 @@ class EngineServer:
         hello = _core.open_packet(sid, upgrades, int(self.ping_timeout * 1000),
                                   interval_ms, self.max_http_buffer_size)
         s.push_control(OPEN, hello[1:])
-        await self.on_connect(s, environ)
+        verdict = await self.on_connect(s, environ)
+        if verdict is not None and verdict is not True:
+            s.release()
+            raise Refused(verdict)
         s.schedule_ping()
         return s
 
     async def _handshake(self, environ, transport, jsonp_index):
-        s = await self.open_session(environ, transport)
+        try:
+            s = await self.open_session(environ, transport)
+        except Refused as refused:
+            # python-engineio's answer: 401, the refusal value (or
+            # "Unauthorized" when it is falsy) as JSON
+            self.logger.warning("Application rejected connection")
+            body = self.json_dumps(refused.value or "Unauthorized")
+            return HTTPResponse(401, [("Content-Type", "application/json")],
+                                body.encode("utf-8"))
         if transport == "websocket":
             return await run_websocket(self, s, environ)
         s.connected = True
