@@ -302,7 +302,16 @@ class AsyncServer:
         try:
             pending = self._binary_packet.get(eio_sid)
             if pending is not None:
-                if pending.add_attachment(data):
+                # every message while a binary packet is pending is one of its
+                # attachments (python-socketio's rule), so one pending packet
+                # per connection at most; one that cannot be completed (bad
+                # placeholder) is dropped, else it would swallow the rest
+                try:
+                    complete = pending.add_attachment(data)
+                except Exception:
+                    del self._binary_packet[eio_sid]
+                    raise
+                if complete:
                     del self._binary_packet[eio_sid]
                     await self._dispatch(eio_sid, pending.packet_type, pending.namespace,
                                          pending.id, pending.data)
