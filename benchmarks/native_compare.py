@@ -5,6 +5,7 @@ measured against. Adding "fastsio adopted" and "fastsio standalone" later is
 one entry each in SERVER_KINDS (see PENDING_KINDS).
 
     python benchmarks/native_compare.py [--reps 3] [--kinds a,b,...] [--quick]
+                                        [--wait-quiet S]   # shared machine: wait for idle
     python benchmarks/native_compare.py --build-only     # just build the load generator
 
 Servers: python-socketio and fastsio run benchmarks/bench_app.py (picked by
@@ -267,11 +268,25 @@ class LoadRun:
                 "loadgen": proc_cpu(lg_pid), "machine": machine_cpu()}
 
 
+def wait_quiet(max_wait, busy=0.3):
+    """Waits (at most max_wait s) until the machine used less than `busy`
+    cores over one second; returns the cores it used in the last second."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        m0 = machine_cpu()
+        time.sleep(1.0)
+        used = machine_cpu() - m0
+        if used < busy or time.monotonic() >= deadline:
+            return used
+
+
 def measure(args, kind, rep):
     """Starts `kind`, runs every mode against it, stops it; returns
     {mode: result}."""
-    server = Server(kind, args.server_cpu, f"rep{rep}")
     out = {}
+    if args.wait_quiet:
+        out["busy_before"] = wait_quiet(args.wait_quiet)
+    server = Server(kind, args.server_cpu, f"rep{rep}")
     try:
         d = str(args.duration)
         LoadRun(args, server, "echo", ["-n", "10", "-d", "0.5"]).run()
@@ -400,6 +415,9 @@ def main():
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--loadgen-cpu", type=int, default=1)
     ap.add_argument("--no-pin", action="store_true", help="run without taskset")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="before each server start, wait up to S s for the machine to be "
+                         "nearly idle (a shared machine)")
     ap.add_argument("--quick", action="store_true",
                     help="1 rep, 1 s windows, 100-200 clients: checks the harness, not the servers")
     ap.add_argument("--build-only", action="store_true")
@@ -438,6 +456,7 @@ def main():
                   f"p50 {fmt(r['echo']['p50_ms'])} p99 {fmt(r['echo']['p99_ms'])} ms  "
                   f"connect {fmt(r['connect']['connects_per_s'])}/s  "
                   f"rss/conn {fmt(r['idle']['rss_per_conn_kib'])} KiB  "
+                  f"other cpu {fmt(r['broadcast']['other_cpu'], 0)}%  "
                   f"({time.monotonic() - t:.0f} s)", flush=True)
     text, summary = table(args, kinds, runs)
     print(f"\nmedians of {args.reps} interleaved runs; server on cpu {args.server_cpu}, "
