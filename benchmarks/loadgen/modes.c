@@ -243,9 +243,11 @@ static void start_window(struct run *r, const char *event)
     jl_end(&j, stdout);
 }
 
-static void finish(struct run *r, double t_end)
+/* Ends the window at `now`; mode_report moves the end back to the last
+ * answer counted (read from the workers once they have stopped). */
+static void finish(struct run *r, double now)
 {
-    r->t_end = t_end;
+    r->t_end = now;
     getrusage(RUSAGE_SELF, &r->ru_end);
     set_phase(r, P_DONE);
 }
@@ -264,13 +266,8 @@ void mode_coordinate(struct run *r)
     uint64_t ready = SUM(r, ready), failed = SUM(r, failed);
     switch (r->o.mode) {
     case M_CONNECT:
-        if (ready + failed == (uint64_t)n) {
-            double last = 0;
-            for (int i = 0; i < r->nw; i++)
-                if (r->w[i].t_last_ready > last)
-                    last = r->w[i].t_last_ready;
-            finish(r, last > 0 ? last : now);
-        }
+        if (ready + failed == (uint64_t)n)
+            finish(r, now);
         break;
     case M_IDLE:
         if (phase == P_CONNECT && ready + failed == (uint64_t)n) {
@@ -300,13 +297,9 @@ void mode_coordinate(struct run *r)
                 blast_send(r);
             }
         } else if (phase == P_DRAIN) {
-            if (!r->blast_out && delivered >= r->issued * (uint64_t)n) {
-                double last = r->t_run;
-                for (int i = 0; i < r->nw; i++)
-                    if (r->w[i].t_last_delivery > last)
-                        last = r->w[i].t_last_delivery;
-                finish(r, last);
-            } else if (now - r->t_drain > r->o.drain) {
+            if (!r->blast_out && delivered >= r->issued * (uint64_t)n)
+                finish(r, now);
+            else if (now - r->t_drain > r->o.drain) {
                 run_abort(r, "broadcasts still undelivered %.1f s after the window "
                           "(%" PRIu64 " of %" PRIu64 ")", r->o.drain, delivered,
                           r->issued * (uint64_t)n);
@@ -325,13 +318,9 @@ void mode_coordinate(struct run *r)
             r->t_drain = now;
             set_phase(r, P_DRAIN);
         } else if (phase == P_DRAIN) {
-            if (SUM(r, busy) == 0) {
-                double last = r->t_run;
-                for (int i = 0; i < r->nw; i++)
-                    if (r->w[i].t_last_ack > last)
-                        last = r->w[i].t_last_ack;
-                finish(r, last);
-            } else if (now - r->t_drain > r->o.drain) {
+            if (SUM(r, busy) == 0)
+                finish(r, now);
+            else if (now - r->t_drain > r->o.drain) {
                 run_abort(r, "%" PRIu64 " echo acks still missing %.1f s after the window",
                           SUM(r, busy), r->o.drain);
             }
@@ -389,6 +378,18 @@ int mode_report(struct run *r)
     int n = total_clients(r);
     uint64_t ready = SUM(r, ready), failed = SUM(r, failed), delivered = SUM(r, delivered);
     int aborted = phase_of(r) == P_ABORT;
+    /* the window ends at the last answer counted, not when the coordinator saw it */
+    double last = 0;
+    for (int i = 0; i < r->nw; i++) {
+        struct worker *w = &r->w[i];
+        double t = r->o.mode == M_CONNECT ? w->t_last_ready
+                 : r->o.mode == M_BROADCAST ? w->t_last_delivery
+                 : r->o.mode == M_ECHO ? w->t_last_ack : 0;
+        if (t > last)
+            last = t;
+    }
+    if (last > r->t_run && last < r->t_end)
+        r->t_end = last;
     double window = r->t_end - r->t_run;
     int ok = !aborted && agg.errors == 0 && agg.mismatches == 0 && ready == (uint64_t)n;
 
@@ -412,11 +413,11 @@ int mode_report(struct run *r)
         jl_num(&j, "cpu_seconds", cpu_of(&r->ru_end) - cpu_of(&r->ru_run));
     }
     if (r->o.mode == M_CONNECT || r->o.mode == M_IDLE) {
-        double last = 0;
+        double last_ready = 0;
         for (int i = 0; i < r->nw; i++)
-            if (r->w[i].t_last_ready > last)
-                last = r->w[i].t_last_ready;
-        double ramp = last - r->t0;
+            if (r->w[i].t_last_ready > last_ready)
+                last_ready = r->w[i].t_last_ready;
+        double ramp = last_ready - r->t0;
         jl_num(&j, "connects_per_s", ramp > 0 ? (double)ready / ramp : 0);
         jl_num(&j, "connect_p50_ms", lat_pct_ms(&agg.conn_lat, 0.50));
         jl_num(&j, "connect_p99_ms", lat_pct_ms(&agg.conn_lat, 0.99));
