@@ -203,18 +203,19 @@ static int sio_id_arg(PyObject *idobj, long long *value, PyObject **text)
     *text = NULL;
     if (idobj == Py_None)
         return 0;
-    if (PyBool_Check(idobj)) {
+    PyObject *num;
+    if (PyLong_CheckExact(idobj)) {
+        num = Py_NewRef(idobj);
+    } else if (PyBool_Check(idobj)) {
         PyErr_SetString(PyExc_TypeError, "ack id must be an int or None, not bool");
         return -1;
-    }
-    if (!PyIndex_Check(idobj)) {
+    } else if (!PyIndex_Check(idobj)) {
         PyErr_Format(PyExc_TypeError, "ack id must be an int or None, not %.100s",
                      Py_TYPE(idobj)->tp_name);
         return -1;
-    }
-    PyObject *num = PyNumber_Index(idobj);
-    if (!num)
+    } else if (!(num = PyNumber_Index(idobj))) {
         return -1;
+    }
     int rc = -1, overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(num, &overflow);
     if (v == -1 && overflow == 0 && PyErr_Occurred())
@@ -277,7 +278,8 @@ static PyObject *py_sio_encode(PyObject *self, PyObject *args)
     }
     result = buf_to_str(&b);   /* frees b */
 done:
-    fio_buf_free(&b);
+    if (!result)
+        fio_buf_free(&b);
     Py_XDECREF(idtext);
     return result;
 }
