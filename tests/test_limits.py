@@ -487,14 +487,11 @@ async def test_polling_body_of_tiny_packets_is_linear_fastsio(start_server):
         await watcher.disconnect()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/polling.py passes max_decode_packets (16, python-engineio's) to payload_split: "
-    "a POST of more packets is answered 200 OK and every packet in it is dropped (logged "
-    "server-side only). The JavaScript client batches every buffered packet into one POST "
-    "(bounded by maxPayload bytes, not by count), so this loses events silently; "
-    "docs/limits.md"))
 async def test_polling_post_of_many_packets_is_delivered_fastsio(start_server):
-    """Forty events in one polling POST are all delivered."""
+    """Forty events in one polling POST are all delivered. (python-engineio
+    refuses a POST of more than 16 packets and drops every packet in it; the
+    JavaScript client batches every buffered packet into one POST, bounded by
+    maxPayload bytes, not by count.)"""
     server = start_server("fastsio", APP)
     watcher = await observer(server)
     try:

@@ -11,7 +11,10 @@ test_wire[<scenario>-python-socketio] runs the reference and compares its
 transcript with the literal EXPECTED[<scenario>] below, so the suite pins
 the reference's bytes down by itself.
 test_wire[<scenario>-fastsio] runs the reference AND fastsio in the same test
-and requires the two normalized transcripts to be identical.
+and requires the two normalized transcripts to be identical. fastsio runs
+with compat="python-socketio" here (APP_COMPAT=1): its default answers follow
+the Engine.IO / Socket.IO specifications where python-socketio departs from
+them, and tests/test_conformance.py pins those bytes.
 Two fastsio-only tests go with the long ack id scenarios: the log line for
 a refused id, and the Packet codec's id bytes against python-socketio's.
 """
@@ -555,7 +558,10 @@ SCENARIOS = {name: fn for name, fn in list(globals().items())
 
 
 async def transcript_of(start_server, impl, scenario):
-    server = start_server(impl, APP, env=ENV.get(scenario))
+    env = dict(ENV.get(scenario) or {})
+    if impl == "fastsio":
+        env["APP_COMPAT"] = "1"
+    server = start_server(impl, APP, env=env)
     t = Transcript()
     try:
         await SCENARIOS[scenario](server, t)

@@ -24,7 +24,9 @@
  *    r->m[idx] == m; m->rooms lists sid room first, then join order;
  *  - a connection has at most one member per namespace;
  *  - conn->qlen <= h->max_queue; qcap is 0 or a power of two;
- *  - conn->qbytes == sum of len over the queued frames <= h->max_queue_bytes.
+ *  - conn->qbytes == sum of len over the queued frames <= h->max_queue_bytes;
+ *  - conn->holds[i].pos is non-decreasing in i and >= pushed - qlen (drain
+ *    never passes the oldest hold). 
  *
  * Cost: n = members of a room, k = rooms of one member, c = namespaces of one
  * connection. Hash look-ups are expected O(1).
@@ -47,8 +49,18 @@ typedef struct conn {
     fio_frame **q;          /* ring buffer, qcap slots (power of two or 0) */
     size_t qcap, qhead, qlen;
     size_t qbytes;          /* sum of len of the queued frames */
+    uint64_t pushed;        /* frames ever queued: the queue's tail position */
+    struct hold *holds;     /* open holds, oldest (lowest position) first */
+    size_t nholds, holdcap;
+    uint64_t next_token;
     member *members;        /* one per namespace, linked by next_on_conn */
 } conn;
+
+/* A hold at absolute queue position pos (the head's is pushed - qlen). */
+struct hold {
+    uint64_t pos;
+    uint64_t token;
+};
 
 typedef struct room_ref {
     room *room;
@@ -205,6 +217,9 @@ static void queue_release(conn *c)
     free(c->q);
     c->q = NULL;
     c->qcap = c->qhead = c->qlen = c->qbytes = 0;
+    free(c->holds);
+    c->holds = NULL;
+    c->nholds = c->holdcap = 0;
 }
 
 static void conn_free(conn *c)
@@ -418,13 +433,14 @@ static int queue_reserve(conn *c, size_t need)
     return 0;
 }
 
-/* Appends frames[0..n) to c's queue, in order, while both bounds hold,
- * WITHOUT taking references; the caller takes one per frame in
- * frames[0..*queued) before releasing the mutex. Returns 1 (was empty), 0, or
- * 2: the connection is (now) overflowed and the frames from the first one past
- * either bound on were dropped; a connection whose queue cannot grow (oom) is
- * treated as overflowed too. */
-static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, size_t *queued)
+/* Inserts frames[0..n) at queue offset `at` (0 = head, qlen = tail), in
+ * order, while both bounds hold, WITHOUT taking references; the caller takes
+ * one per frame in frames[0..*queued) before releasing the mutex. Returns 0,
+ * or 2: the connection is (now) overflowed and the frames from the first one
+ * past either bound on were dropped; a connection whose queue cannot grow
+ * (oom) is treated as overflowed too. */
+static int queue_insert(fio_hub *h, conn *c, size_t at, fio_frame *const *frames, size_t n,
+                        size_t *queued)
 {
     *queued = 0;
     if (n == 0)
@@ -440,17 +456,29 @@ static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, si
         c->overflowed = 1;
         return 2;
     }
-    int was_empty = c->qlen == 0;
     size_t mask = c->qcap - 1;
+    for (size_t i = c->qlen; take && i-- > at;)
+        c->q[(c->qhead + i + take) & mask] = c->q[(c->qhead + i) & mask];
     for (size_t i = 0; i < take; i++)
-        c->q[(c->qhead + c->qlen++) & mask] = frames[i];
+        c->q[(c->qhead + at + i) & mask] = frames[i];
+    c->qlen += take;
     c->qbytes += bytes;
+    c->pushed += take;
     *queued = take;
     if (take < n) {
         c->overflowed = 1;
         return 2;
     }
-    return was_empty;
+    return 0;
+}
+
+/* Appends frames at the tail, as queue_insert; returns 1 instead of 0 when the
+ * queue was empty (the owner must wake its writer). */
+static int queue_put(fio_hub *h, conn *c, fio_frame *const *frames, size_t n, size_t *queued)
+{
+    int was_empty = c->qlen == 0;
+    int rc = queue_insert(h, c, c->qlen, frames, n, queued);
+    return rc == 0 && *queued ? was_empty : rc;
 }
 
 /* ---- connections and queues ---- */
@@ -518,7 +546,8 @@ long fio_hub_drain(fio_hub *h, uint32_t id, fio_frame **out, size_t max, int *ov
     pthread_mutex_lock(&h->mu);
     conn *c = conn_get(h, id);
     if (c) {
-        size_t take = c->qlen < max ? c->qlen : max;
+        size_t ready = c->nholds ? (size_t)(c->holds[0].pos - (c->pushed - c->qlen)) : c->qlen;
+        size_t take = ready < max ? ready : max;
         for (size_t i = 0; i < take; i++) {
             out[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
             c->qbytes -= out[i]->len;
@@ -541,6 +570,65 @@ long fio_hub_drain(fio_hub *h, uint32_t id, fio_frame **out, size_t max, int *ov
     }
     pthread_mutex_unlock(&h->mu);
     return n;
+}
+
+int fio_hub_hold(fio_hub *h, uint32_t id, uint64_t *token)
+{
+    int rc = FIO_ENOCONN;
+    pthread_mutex_lock(&h->mu);
+    conn *c = conn_get(h, id);
+    if (c) {
+        rc = FIO_OK;
+        if (c->nholds == c->holdcap) {
+            size_t cap = c->holdcap ? c->holdcap * 2 : 2;
+            struct hold *holds = realloc(c->holds, cap * sizeof *holds);
+            if (holds) {
+                c->holds = holds;
+                c->holdcap = cap;
+            } else {
+                rc = FIO_ENOMEM;
+            }
+        }
+        if (rc == FIO_OK) {
+            *token = ++c->next_token;
+            c->holds[c->nholds++] = (struct hold){c->pushed, *token};
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int fio_hub_unhold(fio_hub *h, uint32_t id, uint64_t token, fio_frame *const *frames, size_t n)
+{
+    int rc = FIO_ENOCONN;
+    pthread_mutex_lock(&h->mu);
+    conn *c = conn_get(h, id);
+    if (c) {
+        size_t k = 0;
+        while (k < c->nholds && c->holds[k].token != token)
+            k++;
+        if (k == c->nholds) {
+            rc = FIO_EINVAL;
+        } else {
+            uint64_t head = c->pushed - c->qlen;
+            size_t at = (size_t)(c->holds[k].pos - head);
+            size_t queued;
+            rc = queue_insert(h, c, at, frames, n, &queued);
+            for (size_t i = 0; i < queued; i++)
+                fio_frame_ref(frames[i]);
+            /* later holds sit behind the inserted frames */
+            for (size_t i = k + 1; i < c->nholds; i++)
+                c->holds[i].pos += queued;
+            memmove(c->holds + k, c->holds + k + 1, (c->nholds - k - 1) * sizeof *c->holds);
+            c->nholds--;
+            if (rc == 0 && k == 0) {
+                size_t ready = c->nholds ? (size_t)(c->holds[0].pos - head) : c->qlen;
+                rc = ready > 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    return rc;
 }
 
 long fio_hub_queued(fio_hub *h, uint32_t id)

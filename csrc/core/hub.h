@@ -66,8 +66,21 @@ int fio_hub_push(fio_hub *h, uint32_t id, fio_frame *const *frames, size_t n);
  * oldest first. Returns the count (0 if empty), or FIO_ENOCONN.
  * *overflowed (may be NULL) receives the connection's overflow flag. */
 long fio_hub_drain(fio_hub *h, uint32_t id, fio_frame **out, size_t max, int *overflowed);
-/* Frames currently queued, or FIO_ENOCONN. */
+/* Frames currently queued (held ones included), or FIO_ENOCONN. */
 long fio_hub_queued(fio_hub *h, uint32_t id);
+
+/* Holds: a place in a connection's queue kept for frames that are not known
+ * yet (the answer to a Socket.IO CONNECT, sent once its handler has run),
+ * while later pushes queue up behind it. fio_hub_drain stops at the oldest
+ * hold. fio_hub_hold opens one at the queue's tail and gives its token;
+ * fio_hub_unhold puts frames (n may be 0) in its place, in order, taking a
+ * reference to each, and closes it. Held and inserted frames count against
+ * both bounds; an insert past them overflows the connection as a push does.
+ * unhold returns 1 if frames became drainable (the owner must wake its
+ * writer), 0, 2 (overflowed), FIO_ENOCONN, or FIO_EINVAL for an unknown
+ * token. A push while a hold is open may return 1 with nothing drainable. */
+int fio_hub_hold(fio_hub *h, uint32_t id, uint64_t *token);
+int fio_hub_unhold(fio_hub *h, uint32_t id, uint64_t token, fio_frame *const *frames, size_t n);
 /* Bytes currently queued (as counted against max_queue_bytes) into *out.
  * FIO_OK, or FIO_ENOCONN (*out untouched). */
 int fio_hub_queued_bytes(fio_hub *h, uint32_t id, size_t *out);

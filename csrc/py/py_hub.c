@@ -238,23 +238,18 @@ static int push_frames(HubObject *self, uint32_t id, fio_frame **frames, size_t 
     return rc;
 }
 
-/* push(conn, items) -> 1 woken, 0 queued, 2 overflowed, -2 unknown conn.
- * items: list of str (Socket.IO packets) / bytes (attachments), kept together. */
-static PyObject *Hub_push(HubObject *self, PyObject *args)
+/* The message frames of items (a list of str Socket.IO packets / bytes
+ * attachments) in a new array of new references, or NULL with an exception.
+ * An empty list gives a 1-slot array and *n = 0. */
+static fio_frame **item_frames(PyObject *items, size_t *n)
 {
-    PyObject *connobj, *items;
-    uint32_t id;
-    if (!PyArg_ParseTuple(args, "OO!:push", &connobj, &PyList_Type, &items))
+    *n = (size_t)PyList_GET_SIZE(items);
+    fio_frame **frames = calloc(*n ? *n : 1, sizeof *frames);
+    if (!frames) {
+        PyErr_NoMemory();
         return NULL;
-    if (parse_conn(connobj, &id) < 0)
-        return NULL;
-    size_t n = (size_t)PyList_GET_SIZE(items);
-    if (n == 0)
-        return PyLong_FromLong(0);
-    fio_frame **frames = calloc(n, sizeof *frames);
-    if (!frames)
-        return PyErr_NoMemory();
-    for (size_t i = 0; i < n; i++) {
+    }
+    for (size_t i = 0; i < *n; i++) {
         frames[i] = fastsio_message_frame(PyList_GET_ITEM(items, (Py_ssize_t)i));
         if (!frames[i]) {
             for (size_t j = 0; j < i; j++)
@@ -263,8 +258,70 @@ static PyObject *Hub_push(HubObject *self, PyObject *args)
             return NULL;
         }
     }
+    return frames;
+}
+
+/* push(conn, items) -> 1 woken, 0 queued, 2 overflowed, -2 unknown conn.
+ * items: list of str (Socket.IO packets) / bytes (attachments), kept together. */
+static PyObject *Hub_push(HubObject *self, PyObject *args)
+{
+    PyObject *connobj, *items;
+    uint32_t id;
+    size_t n;
+    if (!PyArg_ParseTuple(args, "OO!:push", &connobj, &PyList_Type, &items))
+        return NULL;
+    if (parse_conn(connobj, &id) < 0)
+        return NULL;
+    if (PyList_GET_SIZE(items) == 0)
+        return PyLong_FromLong(0);
+    fio_frame **frames = item_frames(items, &n);
+    if (!frames)
+        return NULL;
     int rc = push_frames(self, id, frames, n);
     free(frames);
+    if (hub_status(rc) < 0)
+        return NULL;
+    return PyLong_FromLong(rc);
+}
+
+/* hold(conn) -> token: a place at the queue's tail for frames given later to
+ * unhold; the writer drains nothing past it meanwhile. -2 unknown conn. */
+static PyObject *Hub_hold(HubObject *self, PyObject *arg)
+{
+    uint32_t id;
+    uint64_t token = 0;
+    if (parse_conn(arg, &id) < 0)
+        return NULL;
+    int rc = fio_hub_hold(self->hub, id, &token);
+    if (rc == FIO_ENOMEM)
+        return PyErr_NoMemory();
+    if (rc != FIO_OK)
+        return PyLong_FromLong(rc);
+    return PyLong_FromUnsignedLongLong(token);
+}
+
+/* unhold(conn, token, items) -> as push(): the items take the hold's place. */
+static PyObject *Hub_unhold(HubObject *self, PyObject *args)
+{
+    PyObject *connobj, *items;
+    unsigned long long token;
+    uint32_t id;
+    size_t n;
+    if (!PyArg_ParseTuple(args, "OKO!:unhold", &connobj, &token, &PyList_Type, &items))
+        return NULL;
+    if (parse_conn(connobj, &id) < 0)
+        return NULL;
+    fio_frame **frames = item_frames(items, &n);
+    if (!frames)
+        return NULL;
+    int rc = fio_hub_unhold(self->hub, id, (uint64_t)token, frames, n);
+    for (size_t i = 0; i < n; i++)
+        fio_frame_unref(frames[i]);
+    free(frames);
+    if (rc == FIO_EINVAL) {
+        PyErr_SetString(PyExc_ValueError, "unknown hold token");
+        return NULL;
+    }
     if (hub_status(rc) < 0)
         return NULL;
     return PyLong_FromLong(rc);
@@ -343,21 +400,34 @@ static PyObject *Hub_drain(HubObject *self, PyObject *args)
     return Py_BuildValue("(NO)", list, overflowed ? Py_True : Py_False);
 }
 
-/* drain_payload(conn) -> (polling body str or None when nothing is queued,
- * overflowed: bool), or None if unknown. */
-static PyObject *Hub_drain_payload(HubObject *self, PyObject *arg)
+/* drain_payload(conn, max_packets=0) -> (polling body str or None when nothing
+ * is queued, overflowed: bool), or None if unknown. With max_packets > 0 the
+ * body holds at most that many Engine.IO packets (python-engineio's client
+ * refuses a payload of more than 16); the rest stays queued, in order, for the
+ * next poll. */
+static PyObject *Hub_drain_payload(HubObject *self, PyObject *args)
 {
     uint32_t id;
     fio_frame *batch[DRAIN_BATCH];
     int overflowed = 0;
     fio_buf body;
-    PyObject *result = NULL;
-    if (parse_conn(arg, &id) < 0)
+    PyObject *result = NULL, *conn;
+    Py_ssize_t max_packets = 0;
+    if (!PyArg_ParseTuple(args, "O|n:drain_payload", &conn, &max_packets))
         return NULL;
+    if (parse_conn(conn, &id) < 0)
+        return NULL;
+    if (max_packets < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_packets must be >= 0");
+        return NULL;
+    }
     fio_buf_init(&body);
     size_t total = 0;
     for (;;) {
-        long n = fio_hub_drain(self->hub, id, batch, DRAIN_BATCH, &overflowed);
+        size_t want = DRAIN_BATCH;
+        if (max_packets > 0 && (size_t)max_packets - total < want)
+            want = (size_t)max_packets - total;
+        long n = fio_hub_drain(self->hub, id, batch, want, &overflowed);
         if (n == FIO_ENOCONN) {
             if (total == 0) {
                 fio_buf_free(&body);
@@ -377,7 +447,7 @@ static PyObject *Hub_drain_payload(HubObject *self, PyObject *arg)
             goto done;
         }
         total += (size_t)n;
-        if (n < DRAIN_BATCH)
+        if ((size_t)n < want || (max_packets > 0 && total >= (size_t)max_packets))
             break;
     }
     if (total == 0) {
@@ -736,9 +806,13 @@ static PyMethodDef Hub_methods[] = {
      "push_control(conn, eio_type, data='') -> status"},
     {"drain", (PyCFunction)Hub_drain, METH_VARARGS,
      "drain(conn, max=256) -> (frames, overflowed) or None"},
-    {"drain_payload", (PyCFunction)Hub_drain_payload, METH_O,
-     "drain_payload(conn) -> (body or None, overflowed) or None"},
+    {"drain_payload", (PyCFunction)Hub_drain_payload, METH_VARARGS,
+     "drain_payload(conn, max_packets=0) -> (body or None, overflowed) or None; "
+     "max_packets > 0 takes at most that many frames, the rest stays queued"},
     {"queued", (PyCFunction)Hub_queued, METH_O, "queued(conn) -> int"},
+    {"hold", (PyCFunction)Hub_hold, METH_O, "hold(conn) -> token"},
+    {"unhold", (PyCFunction)Hub_unhold, METH_VARARGS,
+     "unhold(conn, token, items) -> status, as push()"},
     {"queued_bytes", (PyCFunction)Hub_queued_bytes, METH_O, "queued_bytes(conn) -> int"},
     {"connect", (PyCFunction)Hub_connect, METH_VARARGS, "connect(ns, sid, conn) -> bool"},
     {"disconnect", (PyCFunction)Hub_disconnect, METH_VARARGS, "disconnect(ns, sid) -> bool"},

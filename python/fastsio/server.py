@@ -33,6 +33,13 @@ class AsyncServer:
     byte default is 64 times the default max_http_buffer_size: room for a
     burst of large messages to a client that is merely slow, while one stalled
     client pins at most that much until it is dropped (docs/limits.md).
+
+    Where python-socketio departs from the Engine.IO v4 / Socket.IO v5
+    specifications, fastsio answers as the specifications (and the JS
+    server) do; ``compat="python-socketio"`` keeps python-socketio's answers
+    instead. ``connect_timeout`` (seconds; default 45, None with that compat)
+    closes a connection that has joined no namespace by then. See
+    docs/conformance.md.
     """
 
     reserved_events = ["connect", "disconnect"]
@@ -41,7 +48,7 @@ class AsyncServer:
     def __init__(self, client_manager=None, logger=False, serializer="default",
                  json=None, async_handlers=True, always_connect=False,
                  namespaces=None, max_queue=10000, max_queue_bytes=64 * 1024 * 1024,
-                 **kwargs):
+                 compat=None, connect_timeout=..., **kwargs):
         async_mode = kwargs.pop("async_mode", None)
         if async_mode not in (None, "asgi"):
             raise ValueError("Invalid async_mode specified")
@@ -65,7 +72,13 @@ class AsyncServer:
         self._loads = self.packet_class.json.loads
         self._hub = _core.Hub(max_queue, max_queue_bytes)
         self.eio = EngineServer(self._hub, self._on_eio_connect, self._on_eio_message,
-                                self._on_eio_disconnect, json_dumps=self._dumps, **kwargs)
+                                self._on_eio_disconnect, json_dumps=self._dumps,
+                                compat=compat, **kwargs)
+        self.spec = self.eio.spec
+        if connect_timeout is ...:
+            connect_timeout = 45 if self.spec else None
+        self.connect_timeout = connect_timeout
+        self._connect_timers = {}   # eio sid -> timer handle, until a namespace connects
         self.environ = {}
         self.handlers = {}
         self.namespace_handlers = {}
@@ -296,6 +309,22 @@ class AsyncServer:
             self.manager_initialized = True
             self.manager.initialize()
         self.environ[session.sid] = environ
+        if self.connect_timeout is not None:
+            self._connect_timers[session.sid] = asyncio.get_running_loop().call_later(
+                self.connect_timeout, self._connect_timed_out, session)
+
+    def _connect_timed_out(self, session):
+        """No namespace joined within connect_timeout: the connection closes."""
+        self._connect_timers.pop(session.sid, None)
+        if not session.closing and not session.closed:
+            self.logger.info("%s: no namespace connected within %ss, closing",
+                             session.sid, self.connect_timeout)
+            spawn(session.close(Reason.SERVER_DISCONNECT))
+
+    def _connected_in_time(self, eio_sid):
+        timer = self._connect_timers.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
 
     async def _on_eio_message(self, session, data):
         eio_sid = session.sid
@@ -328,7 +357,13 @@ class AsyncServer:
                 return
             await self._dispatch(eio_sid, ptype, namespace, ack_id, payload)
         except (ValueError, TypeError, IndexError, KeyError) as exc:
-            self.logger.warning("%s: invalid packet ignored: %s", eio_sid, exc)
+            if not self.spec:
+                self.logger.warning("%s: invalid packet ignored: %s", eio_sid, exc)
+                return
+            # as the JS server does: a malformed packet ends the connection
+            self.eio.log_error_once(f"{eio_sid}: invalid packet, closing the connection: "
+                                    f"{exc}", "invalid-packet")
+            spawn(session.close(Reason.TRANSPORT_ERROR))
 
     async def _dispatch(self, eio_sid, ptype, namespace, ack_id, payload):
         if ptype == packet.CONNECT:
@@ -349,19 +384,40 @@ class AsyncServer:
             await self._handle_disconnect(session.sid, namespace, reason)
         self.environ.pop(session.sid, None)
         self._binary_packet.pop(session.sid, None)
+        self._connected_in_time(session.sid)
 
     def _namespace_allowed(self, namespace):
         return (namespace in self.handlers or namespace in self.namespace_handlers
                 or self.namespaces == "*" or namespace in self.namespaces)
 
     async def _handle_connect(self, eio_sid, namespace, data):
+        """Runs the connect handler and answers CONNECT or CONNECT_ERROR. Under
+        the specification the answer goes out before anything the handler
+        emitted to the new client: a hub hold keeps its place in the queue
+        while the handler runs (python-socketio sends it after them)."""
+        s = self.eio.session_by_sid(eio_sid)
+        token = None
+        if self.spec and not self.always_connect and s is not None and not s.closed:
+            token = self._hub.hold(s.conn)
+            if token < 0:           # released meanwhile
+                token = None
+        answer = []
+        try:
+            answer = await self._connect(eio_sid, namespace, data)
+        finally:
+            if token is not None:
+                s._pushed(self._hub.unhold(s.conn, token, answer))
+            elif answer:
+                self._send_items(eio_sid, answer)
+
+    async def _connect(self, eio_sid, namespace, data):
+        """The connect handler's run; returns the items of the answer."""
         sid = None
         if self._namespace_allowed(namespace):
             sid = await self.manager.connect(eio_sid, namespace)
         if sid is None:
-            self._send_items(eio_sid, self._encode(packet.CONNECT_ERROR, namespace,
-                                                   "Unable to connect"))
-            return
+            reason = {"message": "Invalid namespace"} if self.spec else "Unable to connect"
+            return self._encode(packet.CONNECT_ERROR, namespace, reason)
         if self.always_connect:
             self._send_items(eio_sid, self._encode(packet.CONNECT, namespace, {"sid": sid}))
         fail_reason = exceptions.ConnectionRefusedError().error_args
@@ -387,14 +443,15 @@ class AsyncServer:
         if success is False:
             if self.always_connect:
                 self.manager.pre_disconnect(sid, namespace)
-                self._send_items(eio_sid, self._encode(packet.DISCONNECT, namespace,
-                                                       fail_reason))
+                answer = self._encode(packet.DISCONNECT, namespace, fail_reason)
             else:
-                self._send_items(eio_sid, self._encode(packet.CONNECT_ERROR, namespace,
-                                                       fail_reason))
+                answer = self._encode(packet.CONNECT_ERROR, namespace, fail_reason)
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
-        elif not self.always_connect:
-            self._send_items(eio_sid, self._encode(packet.CONNECT, namespace, {"sid": sid}))
+            return answer
+        self._connected_in_time(eio_sid)
+        if self.always_connect:
+            return []
+        return self._encode(packet.CONNECT, namespace, {"sid": sid})
 
     async def _handle_disconnect(self, eio_sid, namespace, reason=None):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)

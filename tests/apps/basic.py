@@ -14,6 +14,7 @@ so one module serves every variant:
   APP_OTHER=1            ASGIApp(sio, other_asgi_app=<tiny ASGI app>)
   APP_MOUNT=1            FastAPI app with ASGIApp mounted at /ws
                          (socketio_path="/ws/socket.io") and GET /health
+  APP_COMPAT=1           fastsio only: compat="python-socketio"
 
 The handlers report server-side state back to the client so tests can assert
 on what the server saw.
@@ -21,9 +22,11 @@ on what the server saw.
 import json
 import os
 
-from tests.apps.impl import socketio
+from tests.apps.impl import IMPL, socketio
 
 options = {}
+if IMPL == "fastsio" and os.environ.get("APP_COMPAT") == "1":
+    options["compat"] = "python-socketio"
 if os.environ.get("APP_PING"):
     options["ping_interval"] = float(os.environ["APP_PING"])
     options["ping_timeout"] = float(os.environ["APP_PING"])

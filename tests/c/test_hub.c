@@ -1520,6 +1520,150 @@ static void test_threads(void)
     CHECK(ok, "threads: every frame released");
 }
 
+/* Holds: drain stops at the oldest hold; unhold puts frames in its place,
+ * later holds shift behind them; bounds and references as for push. */
+static void test_holds(void)
+{
+    fio_hub *h = fio_hub_new(6);
+    uint32_t a;
+    fio_hub_conn_open(h, S("EH"), &a);
+    fio_frame *f[6];
+    const char *names[6] = {"p0", "p1", "p2", "c1", "c2", "x"};
+    for (int i = 0; i < 6; i++)
+        f[i] = frame(names[i]);
+    fio_frame *out[8];
+    uint64_t t1, t2, t3;
+
+    CHECK(fio_hub_hold(h, 999, &t1) == FIO_ENOCONN, "hold on unknown conn");
+    CHECK(fio_hub_push(h, a, &f[0], 1) == 1, "p0 queued");
+    CHECK(fio_hub_hold(h, a, &t1) == FIO_OK, "hold 1 behind p0");
+    CHECK(fio_hub_push(h, a, &f[1], 1) == 0, "p1 behind hold 1");
+    CHECK(fio_hub_hold(h, a, &t2) == FIO_OK && t2 != t1, "hold 2 behind p1");
+    CHECK(fio_hub_hold(h, a, &t3) == FIO_OK && t3 != t2, "hold 3 at the same place");
+    CHECK(fio_hub_push(h, a, &f[2], 1) == 0, "p2 behind hold 3");
+    CHECK(fio_hub_drain(h, a, out, 8, NULL) == 1 && out[0] == f[0], "drain stops at hold 1");
+    fio_frame_unref(out[0]);
+    CHECK(fio_hub_drain(h, a, out, 8, NULL) == 0, "nothing drainable at hold 1");
+    CHECK(fio_hub_unhold(h, a, 12345, NULL, 0) == FIO_EINVAL, "unknown token");
+    /* the newest of two holds at one place is released first: its frame goes
+     * after whatever the older one will hold */
+    CHECK(fio_hub_unhold(h, a, t3, &f[4], 1) == 0 && refs(f[4]) == 2,
+          "hold 3 released behind hold 1: nothing drainable yet");
+    CHECK(fio_hub_unhold(h, a, t1, &f[3], 1) == 1, "hold 1 released: c1 drainable");
+    CHECK(fio_hub_drain(h, a, out, 8, NULL) == 2 && out[0] == f[3] && out[1] == f[1],
+          "c1, p1, then stop at hold 2");
+    fio_frame_unref(out[0]);
+    fio_frame_unref(out[1]);
+    CHECK(fio_hub_unhold(h, a, t2, NULL, 0) == 1, "empty release of hold 2");
+    CHECK(fio_hub_queued(h, a) == 2, "c2 and p2 left");
+    fio_frame *want[2] = {f[4], f[2]};
+    CHECK(drain_expect(h, a, want, 2, NULL) == 2, "hold 3's c2 before p2");
+    CHECK(fio_hub_unhold(h, a, t2, NULL, 0) == FIO_EINVAL, "a token is used once");
+
+    /* bounds: an insert past max_queue overflows */
+    CHECK(fio_hub_hold(h, a, &t1) == FIO_OK, "hold at an empty queue");
+    fio_frame *five[5] = {f[5], f[5], f[5], f[5], f[5]};
+    CHECK(fio_hub_push(h, a, five, 5) == 1, "5 behind the hold");
+    CHECK(fio_hub_drain(h, a, out, 8, NULL) == 0, "all held");
+    fio_frame *two[2] = {f[3], f[4]};
+    CHECK(fio_hub_unhold(h, a, t1, two, 2) == 2 && fio_hub_queued(h, a) == 6,
+          "insert past the bound: overflowed, one taken");
+    int over = 0;
+    fio_frame *want2[6] = {f[3], f[5], f[5], f[5], f[5], f[5]};
+    CHECK(drain_expect(h, a, want2, 6, &over) == 6 && over == 1, "taken part first, flag set");
+    /* a conn closed with holds open frees them */
+    uint32_t b;
+    fio_hub_conn_open(h, S("EH2"), &b);
+    CHECK(fio_hub_hold(h, b, &t1) == FIO_OK && fio_hub_push(h, b, &f[0], 1) == 1, "b held");
+    CHECK(fio_hub_conn_close(h, b) == FIO_OK && refs(f[0]) == 1, "close frees held frames");
+    fio_hub_free(h);
+    for (int i = 0; i < 6; i++) {
+        CHECK(refs(f[i]) == 1, "ref of %s back to 1", names[i]);
+        fio_frame_unref(f[i]);
+    }
+}
+
+/* Holds against a model: random pushes, holds, releases and drains; what
+ * leaves the queue is what the model says, in order. */
+static void test_holds_model(unsigned seed)
+{
+    enum { STEPS = 20000, MAXQ = 64 };
+    fio_hub *h = fio_hub_new(1u << 20);
+    uint32_t a;
+    fio_hub_conn_open(h, S("EM"), &a);
+    fio_frame *pool[16];
+    for (int i = 0; i < 16; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        pool[i] = frame(name);
+    }
+    /* model: a list of entries, each a frame index or -(hold slot + 1) */
+    int model[4096];
+    size_t mlen = 0;
+    uint64_t tokens[64];
+    int slots = 0, bad = 0;
+    for (int step = 0; step < STEPS && !bad; step++) {
+        unsigned r = (unsigned)rand_r(&seed) % 100;
+        if (r < 40 && mlen < 4000) {
+            int k = rand_r(&seed) % 16;
+            fio_hub_push(h, a, &pool[k], 1);
+            model[mlen++] = k;
+        } else if (r < 55 && slots < 64 && mlen < 4000) {
+            if (fio_hub_hold(h, a, &tokens[slots]) != FIO_OK) {
+                bad = 1;
+                break;
+            }
+            model[mlen++] = -(slots + 1);
+            slots++;
+        } else if (r < 75 && slots > 0) {
+            int s = rand_r(&seed) % slots;
+            int k = rand_r(&seed) % 16, n = rand_r(&seed) % 3;
+            fio_frame *ins[2] = {pool[k], pool[(k + 1) % 16]};
+            if (fio_hub_unhold(h, a, tokens[s], ins, (size_t)n) < 0) {
+                bad = 1;
+                break;
+            }
+            size_t at = 0;
+            while (model[at] != -(s + 1))
+                at++;
+            memmove(model + at + n, model + at + 1, (mlen - at - 1) * sizeof *model);
+            for (int i = 0; i < n; i++)
+                model[at + (size_t)i] = i == 0 ? k : (k + 1) % 16;
+            mlen = mlen - 1 + (size_t)n;
+            /* slot s now unused: move the last slot into it */
+            tokens[s] = tokens[slots - 1];
+            for (size_t i = 0; i < mlen; i++)
+                if (model[i] == -slots)
+                    model[i] = -(s + 1);
+            slots--;
+        } else {
+            size_t want = 0;
+            while (want < mlen && model[want] >= 0 && want < MAXQ)
+                want++;
+            fio_frame *out[MAXQ];
+            long got = fio_hub_drain(h, a, out, MAXQ, NULL);
+            if (got != (long)want)
+                bad = 1;
+            for (long i = 0; i < got; i++) {
+                if (!bad && out[i] != pool[model[i]])
+                    bad = 1;
+                fio_frame_unref(out[i]);
+            }
+            memmove(model, model + want, (mlen - want) * sizeof *model);
+            mlen -= want;
+        }
+        long held = 0;
+        for (size_t i = 0; i < mlen; i++)
+            held += model[i] >= 0;
+        if (fio_hub_queued(h, a) != held)
+            bad = 1;
+    }
+    CHECK(!bad, "holds model (seed %u)", seed);
+    fio_hub_free(h);
+    for (int i = 0; i < 16; i++)
+        fio_frame_unref(pool[i]);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1536,6 +1680,9 @@ int main(int argc, char **argv)
     test_queue();
     test_queue_ring();
     test_queue_bytes();
+    test_holds();
+    test_holds_model(1u);
+    test_holds_model(20261123u);
     test_connect();
     test_rooms();
     test_members_iteration();

@@ -33,8 +33,8 @@ def ok_text(body, headers=None, jsonp_index=None):
                         body.encode("utf-8"))
 
 
-def ok():
-    return HTTPResponse(200, [("Content-Type", "text/plain")], b"OK")
+def ok(body="OK"):
+    return HTTPResponse(200, [("Content-Type", "text/plain")], body.encode("ascii"))
 
 
 def method_not_found():

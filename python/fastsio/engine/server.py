@@ -45,14 +45,21 @@ class EngineServer:
 
     compression_methods = ("gzip", "deflate")
     valid_transports = ("polling", "websocket")
-    max_decode_packets = 16
+    max_poll_packets = 16   # python-engineio's client refuses longer payloads
     WRITE_BATCH = 16        # frames a websocket writer takes from its queue at once
 
     def __init__(self, hub, on_connect, on_message, on_disconnect, *,
                  ping_interval=25, ping_timeout=20, max_http_buffer_size=1000000,
                  allow_upgrades=True, http_compression=True, compression_threshold=1024,
                  cookie=None, cors_allowed_origins=None, cors_credentials=True,
-                 logger=False, transports=None, json_dumps=None, **_ignored):
+                 logger=False, transports=None, json_dumps=None, compat=None, **_ignored):
+        if compat not in (None, "python-socketio"):
+            raise ValueError("compat must be None (the Engine.IO v4 specification) "
+                             "or 'python-socketio'")
+        # spec: answers as the protocol specification and the JS server give
+        # them; False keeps python-engineio's (see docs/conformance.md)
+        self.spec = compat is None
+        self.post_ok = "ok" if self.spec else "OK"
         self.hub = hub
         self.on_connect = on_connect
         self.on_message = on_message
@@ -156,7 +163,7 @@ class EngineServer:
         method = environ["REQUEST_METHOD"]
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         sid = query["sid"][0] if "sid" in query else None
-        transport = query.get("transport", ["polling"])[0]
+        transport = query.get("transport", [None if self.spec else "polling"])[0]
         if transport not in self.transports:
             self.log_error_once("Invalid transport", "bad-transport")
             return bad_request(self, "Invalid transport")
@@ -186,7 +193,7 @@ class EngineServer:
         if method == "OPTIONS":
             return ok()
         self.logger.warning("Method %s not supported", method)
-        return method_not_found()
+        return bad_request(self, "Method not allowed") if self.spec else method_not_found()
 
     async def open_session(self, environ, transport):
         """A new session: registered, OPEN queued, on_connect awaited, pings
@@ -202,7 +209,9 @@ class EngineServer:
         self.by_conn[conn] = s
         upgrades = (self.allow_upgrades and transport != "websocket"
                     and "websocket" in self.transports)
-        interval_ms = int(self.ping_interval + self.ping_interval_grace_period) * 1000
+        interval = self.ping_interval + self.ping_interval_grace_period
+        # python-engineio truncates to whole seconds (300 ms -> 0)
+        interval_ms = round(interval * 1000) if self.spec else int(interval) * 1000
         hello = _core.open_packet(sid, upgrades, int(self.ping_timeout * 1000),
                                   interval_ms, self.max_http_buffer_size)
         s.push_control(OPEN, hello[1:])

@@ -32,7 +32,7 @@ class Session:
     __slots__ = ("engine", "sid", "conn", "environ", "connected",
                  "upgrading", "upgraded", "closing", "closed", "session", "wake",
                  "ping_timer", "pong_deadline", "released", "close_transport",
-                 "keep_transport")
+                 "keep_transport", "polling", "posting", "farewell", "upgrade_ended")
 
     def __init__(self, engine, sid, conn, environ):
         self.engine = engine
@@ -52,8 +52,15 @@ class Session:
         self.close_transport = None  # set by the websocket once upgraded: a
                                      # callable returning the coroutine that
                                      # closes it
-        self.keep_transport = False  # client sent CLOSE: its websocket stays
-                                     # open until the client closes it
+        self.keep_transport = False  # client sent CLOSE with compat=python-socketio:
+                                     # its websocket stays open until the client
+                                     # closes it
+        self.polling = False         # a GET is waiting for frames
+        self.posting = False         # a POST is being read
+        self.farewell = False        # closed with CLOSE queued: a GET may
+                                     # still take what is queued
+        self.upgrade_ended = None    # an Event while a GET waits for the
+                                     # upgrade in progress to end
 
     # -- pings: one timer handle per session, no task --
 
@@ -113,10 +120,31 @@ class Session:
         if self.close_transport is not None:
             self.engine.spawn(self.close_transport())
 
+    # -- upgrade --
+
+    def end_upgrade(self, upgraded):
+        self.upgrading = False
+        self.upgraded = upgraded
+        if self.upgrade_ended is not None:
+            self.upgrade_ended.set()
+            self.upgrade_ended = None
+
+    async def upgrade_outcome(self, timeout):
+        """Waits until the upgrade in progress ends or timeout passes."""
+        if self.upgrade_ended is None:
+            self.upgrade_ended = asyncio.Event()
+        try:
+            await asyncio.wait_for(self.upgrade_ended.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
     # -- inbound --
 
     async def receive(self, pkt):
-        """Handles one decoded inbound packet: str text packet or bytes message."""
+        """Handles one decoded inbound packet: str text packet or bytes message.
+        Packets that arrive once the session is closing are dropped."""
+        if self.closing or self.closed:
+            return
         if isinstance(pkt, bytes):
             await self.engine.on_message(self, pkt)
             return
@@ -128,7 +156,7 @@ class Session:
         elif ptype == UPGRADE:
             self.push_control(NOOP)
         elif ptype == CLOSE:
-            self.keep_transport = True
+            self.keep_transport = not self.engine.spec
             await self.close(Reason.CLIENT_DISCONNECT, abort=True)
         else:
             raise ValueError(f"unexpected packet type {ptype}")
@@ -146,6 +174,7 @@ class Session:
         finally:
             if not abort:
                 self.push_control(CLOSE)
+                self.farewell = True
             self.closed = True
             self.wake.set()
             if not self.upgraded:

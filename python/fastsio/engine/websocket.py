@@ -40,20 +40,22 @@ async def run_websocket(engine, s, environ):
         first = await next_message()
         if first != "2probe":
             engine.logger.info("%s: Failed websocket upgrade, no PING packet", s.sid)
-            s.upgrading = False
+            s.end_upgrade(False)
             await ws_close(send)
             return None
         await send({"type": "websocket.send", "text": "3probe"})
-        s.push_control(NOOP)
+        if s.polling or not engine.spec:
+            # ends the pending GET; python-engineio queues it even with no
+            # GET pending, and it then goes out on the websocket
+            s.push_control(NOOP)
         second = await next_message()
         if second is None or not isinstance(second, str) or second[:1] != "5":
             engine.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet, "
                                "received %s instead.", s.sid, second)
-            s.upgrading = False
+            s.end_upgrade(False)
             await ws_close(send)
             return None
-        s.upgraded = True
-        s.upgrading = False
+        s.end_upgrade(True)
     else:
         s.connected = True
         s.upgraded = True
@@ -111,6 +113,13 @@ async def ws_writer(engine, s, send):
                 await s.wake.wait()
     except Exception:
         pass
+    await ws_close(send)
+
+
+async def refuse_websocket(environ):
+    """Accepts a websocket request and closes it at once."""
+    send = environ["asgi.send"]
+    await send({"type": "websocket.accept"})
     await ws_close(send)
 
 
