@@ -5,16 +5,18 @@ and APP_PING_TIMEOUT (seconds, default 25 and 20) to shorten the ping cycle, whi
 python-socketio's server holds a long-poll open after a client has gone;
 APP_MOUNT=1 to serve it mounted under FastAPI at /ws/socket.io; APP_CORS, a
 comma-separated list of allowed origins (default '*'); APP_MAX_BUFFER, the
-max_http_buffer_size.
+max_http_buffer_size; APP_COMPAT=1 (fastsio only) for compat="python-socketio".
 """
 import os
 
-from tests.apps.impl import socketio
+from tests.apps.impl import IMPL, socketio
 
 options = {"ping_interval": float(os.environ.get("APP_PING_INTERVAL", "25")),
            "ping_timeout": float(os.environ.get("APP_PING_TIMEOUT", "20"))}
 cors = os.environ.get("APP_CORS", "*")
 options["max_http_buffer_size"] = int(os.environ.get("APP_MAX_BUFFER", "1000000"))
+if IMPL == "fastsio" and os.environ.get("APP_COMPAT") == "1":
+    options["compat"] = "python-socketio"
 sio = socketio.AsyncServer(async_mode="asgi",
                            cors_allowed_origins=cors if cors == "*" else cors.split(","),
                            always_connect=os.environ.get("APP_ALWAYS_CONNECT") == "1",
