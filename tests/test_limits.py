@@ -505,3 +505,31 @@ async def test_polling_post_of_many_packets_is_delivered_fastsio(start_server):
             assert (await watcher.call("calls", timeout=T))["up"] == 40
     finally:
         await watcher.disconnect()
+
+
+@pytest.mark.parametrize("compat", ["", "1"])
+async def test_pending_connections_are_capped_fastsio(compat, start_server):
+    """At most max_pending_connections connections that have joined no
+    namespace: a handshake past it is answered 503 (polling) or refused
+    (websocket); one joining a namespace makes room. In both modes."""
+    server = start_server("fastsio", APP, env={"APP_MAX_PENDING": "3", "APP_COMPAT": compat})
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    ws_url = f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
+    async with httpx.AsyncClient() as http:
+        sids = []
+        for _ in range(3):
+            r = await http.get(base, timeout=T)
+            assert r.status_code == 200 and r.text.startswith("0{")
+            sids.append(json.loads(r.text[1:])["sid"])
+        r = await http.get(base, timeout=T)
+        assert (r.status_code, r.json()) == (503, "Too many pending connections")
+        with pytest.raises(websockets.InvalidStatus):
+            await websockets.connect(ws_url)
+        assert (await http.post(f"{base}&sid={sids[0]}", content="40", timeout=T)).status_code == 200
+        assert "40{" in (await http.get(f"{base}&sid={sids[0]}", timeout=T)).text
+        r = await http.get(base, timeout=T)
+        assert r.status_code == 200 and r.text.startswith("0{")
+        # the joined one still works
+        r = await http.post(f"{base}&sid={sids[0]}", content='421["size","x"]', timeout=T)
+        assert r.status_code == 200
+        assert "431" in (await http.get(f"{base}&sid={sids[0]}", timeout=T)).text

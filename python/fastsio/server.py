@@ -10,6 +10,7 @@ import logging
 from . import _core, exceptions, packet
 from .background import spawn
 from .engine import EngineServer, Reason
+from .engine.server import Refused
 from .handlers import invoke_handler, resolve_logger
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
@@ -39,7 +40,9 @@ class AsyncServer:
     server) do; ``compat="python-socketio"`` keeps python-socketio's answers
     instead. ``connect_timeout`` (seconds; default 45, None with that compat)
     closes a connection that has joined no namespace by then. See
-    docs/conformance.md.
+    docs/conformance.md. ``max_pending_connections`` (default 10000, None:
+    no bound) caps the connections that have joined no namespace yet; past
+    it a new handshake is answered 503 (docs/limits.md).
     """
 
     reserved_events = ["connect", "disconnect"]
@@ -48,7 +51,8 @@ class AsyncServer:
     def __init__(self, client_manager=None, logger=False, serializer="default",
                  json=None, async_handlers=True, always_connect=False,
                  namespaces=None, max_queue=10000, max_queue_bytes=64 * 1024 * 1024,
-                 compat=None, connect_timeout=..., **kwargs):
+                 compat=None, connect_timeout=..., max_pending_connections=10000,
+                 **kwargs):
         async_mode = kwargs.pop("async_mode", None)
         if async_mode not in (None, "asgi"):
             raise ValueError("Invalid async_mode specified")
@@ -78,7 +82,9 @@ class AsyncServer:
         if connect_timeout is ...:
             connect_timeout = 45 if self.spec else None
         self.connect_timeout = connect_timeout
-        self._connect_timers = {}   # eio sid -> timer handle, until a namespace connects
+        self.max_pending_connections = max_pending_connections
+        # eio sid -> connect_timeout timer (or None), until a namespace connects
+        self._pending = {}
         self.environ = {}
         self.handlers = {}
         self.namespace_handlers = {}
@@ -308,21 +314,27 @@ class AsyncServer:
         if not self.manager_initialized:
             self.manager_initialized = True
             self.manager.initialize()
+        limit = self.max_pending_connections
+        if limit is not None and len(self._pending) >= limit:
+            self.eio.log_error_once(f"{limit} connections have joined no namespace yet "
+                                    "(max_pending_connections): refusing new ones",
+                                    "pending-cap")
+            raise Refused("Too many pending connections", status=503)
         self.environ[session.sid] = environ
-        if self.connect_timeout is not None:
-            self._connect_timers[session.sid] = asyncio.get_running_loop().call_later(
-                self.connect_timeout, self._connect_timed_out, session)
+        self._pending[session.sid] = None if self.connect_timeout is None else \
+            asyncio.get_running_loop().call_later(self.connect_timeout,
+                                                  self._connect_timed_out, session)
 
     def _connect_timed_out(self, session):
         """No namespace joined within connect_timeout: the connection closes."""
-        self._connect_timers.pop(session.sid, None)
+        self._pending.pop(session.sid, None)
         if not session.closing and not session.closed:
             self.logger.info("%s: no namespace connected within %ss, closing",
                              session.sid, self.connect_timeout)
             spawn(session.close(Reason.SERVER_DISCONNECT))
 
-    def _connected_in_time(self, eio_sid):
-        timer = self._connect_timers.pop(eio_sid, None)
+    def _not_pending(self, eio_sid):
+        timer = self._pending.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
 
@@ -384,7 +396,7 @@ class AsyncServer:
             await self._handle_disconnect(session.sid, namespace, reason)
         self.environ.pop(session.sid, None)
         self._binary_packet.pop(session.sid, None)
-        self._connected_in_time(session.sid)
+        self._not_pending(session.sid)
 
     def _namespace_allowed(self, namespace):
         return (namespace in self.handlers or namespace in self.namespace_handlers
@@ -448,7 +460,7 @@ class AsyncServer:
                 answer = self._encode(packet.CONNECT_ERROR, namespace, fail_reason)
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return answer
-        self._connected_in_time(eio_sid)
+        self._not_pending(eio_sid)
         if self.always_connect:
             return []
         return self._encode(packet.CONNECT, namespace, {"sid": sid})

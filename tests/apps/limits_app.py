@@ -22,6 +22,7 @@ Options from the environment:
   APP_MAX_QUEUE_BYTES=<n>   max_queue_bytes (fastsio only)
   APP_PING=<seconds>        ping_interval = ping_timeout (default 20)
   APP_COMPAT=1              compat="python-socketio" (fastsio only)
+  APP_MAX_PENDING=<n>       max_pending_connections (fastsio only)
 """
 import asyncio
 import os
@@ -36,6 +37,8 @@ if IMPL == "fastsio" and os.environ.get("APP_MAX_QUEUE_BYTES"):
     options["max_queue_bytes"] = int(os.environ["APP_MAX_QUEUE_BYTES"])
 if IMPL == "fastsio" and os.environ.get("APP_COMPAT") == "1":
     options["compat"] = "python-socketio"
+if IMPL == "fastsio" and os.environ.get("APP_MAX_PENDING"):
+    options["max_pending_connections"] = int(os.environ["APP_MAX_PENDING"])
 
 sio = socketio.AsyncServer(async_mode="asgi", **options)
 sio_app = socketio.ASGIApp(sio)

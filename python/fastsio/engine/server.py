@@ -33,11 +33,13 @@ default_logger = logging.getLogger("engineio.server")
 
 
 class Refused(Exception):
-    """An on_connect refusal; `value` is what on_connect returned."""
+    """An on_connect refusal; `value` is what on_connect returned (or the
+    answer's body), `status` the HTTP status of the answer."""
 
-    def __init__(self, value):
+    def __init__(self, value, status=401):
         super().__init__(value)
         self.value = value
+        self.status = status
 
 
 class EngineServer:
@@ -215,7 +217,11 @@ class EngineServer:
         hello = _core.open_packet(sid, upgrades, int(self.ping_timeout * 1000),
                                   interval_ms, self.max_http_buffer_size)
         s.push_control(OPEN, hello[1:])
-        verdict = await self.on_connect(s, environ)
+        try:
+            verdict = await self.on_connect(s, environ)
+        except Refused:
+            s.release()
+            raise
         if verdict is not None and verdict is not True:
             s.release()
             raise Refused(verdict)
@@ -230,7 +236,7 @@ class EngineServer:
             # "Unauthorized" when it is falsy) as JSON
             self.logger.warning("Application rejected connection")
             body = self.json_dumps(refused.value or "Unauthorized")
-            return HTTPResponse(401, [("Content-Type", "application/json")],
+            return HTTPResponse(refused.status, [("Content-Type", "application/json")],
                                 body.encode("utf-8"))
         if transport == "websocket":
             return await run_websocket(self, s, environ)
