@@ -400,6 +400,40 @@ async def test_connect_timeout(mode, start_server):
 
 
 @modes
+async def test_connect_timeout_polling(mode, start_server):
+    """The same over long-polling: the idle session's waiting GET gets its
+    CLOSE, the next GET 400; a session that joined stays."""
+    server, _ = servers(start_server, mode)
+    async with httpx.AsyncClient() as client:
+        idle = (await open_polling(client, server))["sid"]
+        member = (await open_polling(client, server))["sid"]
+        await client.post(poll_url(server, member), content="40", timeout=T)
+
+        async def polls(sid, seconds):
+            """Bodies of the GETs of sid for `seconds`, answering pings,
+            until a GET is refused (400 recorded) or time is up."""
+            bodies = []
+            deadline = asyncio.get_running_loop().time() + seconds
+            while asyncio.get_running_loop().time() < deadline:
+                r = await client.get(poll_url(server, sid), timeout=T)
+                if r.status_code != 200:
+                    bodies.append(r.status_code)
+                    break
+                packets = r.text.split("\x1e")
+                if "2" in packets:
+                    await client.post(poll_url(server, sid), content="3", timeout=T)
+                bodies += [p for p in packets if p != "2"]
+            return bodies
+
+        got, kept = await asyncio.gather(polls(idle, 3), polls(member, 3))
+        assert 400 not in kept and any(p.startswith("40{") for p in kept)
+        if mode == "spec":
+            assert got[-2:] == ["1", 400]
+        else:
+            assert got == []
+
+
+@modes
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 @pytest.mark.parametrize("bad", ["4abc", "42{}", '42abc["message-with-ack",1]', "49",
                                  '451-["x",{"_placeholder":true,"num":"splice"}]'])
