@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs every tests/c/test_*.c against the C core (csrc/core and
-# csrc/redis: everything but the Python binding in csrc/py) under ASan/UBSan.
+# Builds and runs every tests/c/test_*.c against the C core (csrc/core,
+# csrc/redis, csrc/merge and csrc/transport: everything but the Python binding
+# in csrc/py) under ASan/UBSan.
 # Tests that need Redis start their own redis-server processes
 # (tests/c/redis_proc.h) and skip themselves when there is none.
 # Exit status: 0 only if all pass.
@@ -10,11 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FASTSIO_CTEST_OUT:-$root/build/ctest}
 mkdir -p "$out"
-core=("$root"/csrc/core/*.c "$root"/csrc/redis/*.c "$root"/csrc/merge/*.c)
+core=("$root"/csrc/core/*.c "$root"/csrc/redis/*.c "$root"/csrc/merge/*.c "$root"/csrc/transport/*.c)
 cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer
         -fsanitize=address,undefined -fno-sanitize-recover=all
-        -I"$root/csrc/core" -I"$root/csrc/redis" -I"$root/csrc/merge" $(pkg-config --cflags hiredis))
-libs=($(pkg-config --libs hiredis) -lpthread)
+        -I"$root/csrc/core" -I"$root/csrc/redis" -I"$root/csrc/merge" -I"$root/csrc/transport"
+        $(pkg-config --cflags hiredis libwebsockets))
+libs=($(pkg-config --libs hiredis libwebsockets) -lpthread)
 status=0
 for t in "$here"/test_*.c; do
     name=$(basename "$t" .c)

@@ -1,0 +1,902 @@
+/* The libwebsockets service thread. Contracts in lws_server.h.
+ *
+ * Ownership: a ws_conn is allocated by fio_ws_adopt and sits on srv->pending
+ * (under srv->mu) until the service thread takes it; from then on it is on
+ * srv->conns and in the id table (service thread only) and is bound to its
+ * wsi through lws's opaque user data. It is freed by conn_finish, on
+ * LWS_CALLBACK_WSI_DESTROY or when the adoption fails, which also closes the
+ * hub connection and calls on_close. lws_adopt_socket_vhost_readbuf may run
+ * the whole handshake (and even the close) inside the call, before it
+ * returns the wsi: srv->adopting lets the callbacks made during the call find
+ * their ws_conn by fd, and a ws_conn finished during the call is only marked
+ * dead and freed when the call returns.
+ *
+ * Locking: srv->mu guards pending, reqs, stop, signalled and dying. A waker
+ * calls lws_cancel_service with srv->mu held and only while !dying; the
+ * service thread sets dying under srv->mu before it destroys the context, so
+ * no waker can touch a destroyed context. Nothing else is shared. */
+#include "lws_server.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "eio.h"
+#include "frame.h"
+#include "wsframe.h"
+
+#define DRAIN_CHUNK 64
+#define SID_MAX 64
+
+typedef struct ws_conn {
+    lws_sorted_usec_list_t sul;       /* ping timer; service thread */
+    struct ws_conn *next, *prev;      /* srv->pending, then srv->conns */
+    struct ws_conn *hnext;            /* id table chain */
+    struct lws *wsi;                  /* NULL until bound, and after WSI_DESTROY */
+    uint32_t id;
+    int fd;
+    char *readbuf;                    /* owned until adopted */
+    size_t readlen;
+    char sid[SID_MAX];
+    size_t sidlen;
+    int send_open;
+    int established;
+    int dead;                         /* finished while srv->adopting */
+    int closing;                      /* close at the next writable callback */
+    int close_status;
+    int close_after_drain;            /* fio_ws_close: close once the queue is empty */
+    int reason_set;
+    fio_ws_reason reason;
+    int awaiting_pong;
+    int rx_in_msg, rx_binary;
+    fio_buf ctl;                      /* pre-framed control frames, sent first */
+    fio_buf rx;                       /* partial inbound message */
+} ws_conn;
+
+typedef struct ws_req { uint32_t id; int close; } ws_req;
+
+struct fio_ws_server {
+    fio_hub *hub;
+    fio_ws_config cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    struct lws_protocols protocols[2];
+    pthread_t thread;
+    int started;
+
+    pthread_mutex_t mu;               /* guards the five fields below */
+    ws_conn *pending, *pending_tail;
+    ws_req *reqs;
+    size_t nreqs, capreqs;
+    int stop, signalled, dying;
+
+    /* service thread only */
+    ws_conn *conns;
+    size_t nconns;
+    ws_conn **table;
+    size_t tablecap;                  /* power of two */
+    ws_conn *adopting;
+    int stopping, exit;
+    lws_sorted_usec_list_t grace_sul;
+    fio_buf wbuf;                     /* LWS_PRE + batch being written */
+    ws_req *treqs;                    /* requests taken from reqs (swapped) */
+    size_t capt;
+
+    _Atomic uint64_t st_adopted, st_open, st_closed, st_writes, st_frames, st_bytes, st_msgs;
+};
+
+#define BUMP(srv, f, n) atomic_fetch_add_explicit(&(srv)->f, (n), memory_order_relaxed)
+
+const char *fio_ws_reason_name(fio_ws_reason r)
+{
+    switch (r) {
+    case FIO_WS_CLIENT_DISCONNECT: return "client disconnect";
+    case FIO_WS_TRANSPORT_CLOSE: return "transport close";
+    case FIO_WS_TRANSPORT_ERROR: return "transport error";
+    case FIO_WS_PING_TIMEOUT: return "ping timeout";
+    case FIO_WS_SERVER_DISCONNECT: return "server disconnect";
+    case FIO_WS_SERVER_SHUTDOWN: return "server shutdown";
+    case FIO_WS_HANDSHAKE_FAILED: return "handshake failed";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------ id table */
+
+static size_t slot_of(const fio_ws_server *srv, uint32_t id)
+{
+    return (size_t)((id * 2654435761u) & (srv->tablecap - 1));
+}
+
+static int table_put(fio_ws_server *srv, ws_conn *c)
+{
+    if (srv->nconns + 1 > srv->tablecap) {
+        size_t cap = srv->tablecap ? srv->tablecap * 2 : 64;
+        ws_conn **t = calloc(cap, sizeof *t);
+        if (!t)
+            return -1;
+        size_t old = srv->tablecap;
+        ws_conn **ot = srv->table;
+        srv->table = t;
+        srv->tablecap = cap;
+        for (size_t i = 0; i < old; i++) {
+            for (ws_conn *e = ot[i], *n; e; e = n) {
+                n = e->hnext;
+                size_t s = slot_of(srv, e->id);
+                e->hnext = t[s];
+                t[s] = e;
+            }
+        }
+        free(ot);
+    }
+    size_t s = slot_of(srv, c->id);
+    c->hnext = srv->table[s];
+    srv->table[s] = c;
+    return 0;
+}
+
+static ws_conn *table_get(fio_ws_server *srv, uint32_t id)
+{
+    if (!srv->tablecap)
+        return NULL;
+    for (ws_conn *e = srv->table[slot_of(srv, id)]; e; e = e->hnext)
+        if (e->id == id)
+            return e;
+    return NULL;
+}
+
+static void table_del(fio_ws_server *srv, ws_conn *c)
+{
+    for (ws_conn **p = &srv->table[slot_of(srv, c->id)]; *p; p = &(*p)->hnext)
+        if (*p == c) {
+            *p = c->hnext;
+            return;
+        }
+}
+
+/* ------------------------------------------------------------ lifecycle of a conn */
+
+static void conn_free(ws_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->readbuf);
+    fio_buf_free(&c->ctl);
+    fio_buf_free(&c->rx);
+    free(c);
+}
+
+static void set_reason(ws_conn *c, fio_ws_reason r)
+{
+    if (!c->reason_set) {
+        c->reason = r;
+        c->reason_set = 1;
+    }
+}
+
+/* Service thread (or the stopping thread once the service thread is gone):
+ * closes the hub connection, reports on_close, unlinks and frees c. */
+static void conn_finish(fio_ws_server *srv, ws_conn *c, fio_ws_reason fallback)
+{
+    set_reason(c, fallback);
+    lws_sul_cancel(&c->sul);
+    table_del(srv, c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    srv->nconns--;
+    fio_hub_conn_close(srv->hub, c->id);
+    BUMP(srv, st_closed, 1);
+    if (srv->cfg.on_close)
+        srv->cfg.on_close(srv->cfg.ctx, c->id, c->reason);
+    if (c->wsi)
+        lws_set_opaque_user_data(c->wsi, NULL);
+    c->wsi = NULL;
+    if (c == srv->adopting)
+        c->dead = 1;
+    else
+        conn_free(c);
+    if (srv->stopping && srv->nconns == 0)
+        srv->exit = 1;
+}
+
+/* Ends c from outside its callbacks: the session ends now (conn_finish) and
+ * lws closes the socket on its next service. */
+static void conn_kill(fio_ws_server *srv, ws_conn *c, fio_ws_reason r)
+{
+    struct lws *wsi = c->wsi;
+    conn_finish(srv, c, r);
+    if (wsi)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* The ws_conn of wsi, binding the one being adopted on its first callback. */
+static ws_conn *conn_of(fio_ws_server *srv, struct lws *wsi)
+{
+    ws_conn *c = lws_get_opaque_user_data(wsi);
+    if (!c && srv->adopting && !srv->adopting->wsi && !srv->adopting->dead &&
+        lws_get_socket_fd(wsi) == srv->adopting->fd) {
+        c = srv->adopting;
+        c->wsi = wsi;
+        lws_set_opaque_user_data(wsi, c);
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------ Engine.IO timers */
+
+static void ping_due(lws_sorted_usec_list_t *sul)
+{
+    ws_conn *c = (ws_conn *)sul;   /* sul is the first member */
+    if (!c->wsi)
+        return;
+    fio_ws_server *srv = lws_context_user(lws_get_context(c->wsi));
+    if (c->awaiting_pong) {
+        conn_kill(srv, c, FIO_WS_PING_TIMEOUT);
+        return;
+    }
+    if (fio_ws_frame_append(&c->ctl, 0, "2", 1) < 0) {
+        conn_kill(srv, c, FIO_WS_TRANSPORT_ERROR);
+        return;
+    }
+    c->awaiting_pong = 1;
+    lws_callback_on_writable(c->wsi);
+    lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due, srv->cfg.ping_timeout_ms * LWS_US_PER_MS);
+}
+
+static void grace_over(lws_sorted_usec_list_t *sul)
+{
+    fio_ws_server *srv = (fio_ws_server *)((char *)sul - offsetof(fio_ws_server, grace_sul));
+    srv->exit = 1;
+}
+
+/* ------------------------------------------------------------ requests from other threads */
+
+static void begin_shutdown(fio_ws_server *srv)
+{
+    srv->stopping = 1;
+    if (srv->nconns == 0) {
+        srv->exit = 1;
+        return;
+    }
+    for (ws_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        set_reason(c, FIO_WS_SERVER_SHUTDOWN);
+        if (c->established && c->wsi) {
+            c->closing = 1;
+            c->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
+            lws_callback_on_writable(c->wsi);
+        } else {
+            conn_kill(srv, c, FIO_WS_SERVER_SHUTDOWN);
+        }
+    }
+    lws_sul_schedule(srv->ctx, 0, &srv->grace_sul, grace_over,
+                     srv->cfg.close_grace_ms * LWS_US_PER_MS);
+}
+
+static void adopt_now(fio_ws_server *srv, ws_conn *c)
+{
+    c->next = srv->conns;
+    c->prev = NULL;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    if (table_put(srv, c) < 0) {
+        conn_finish(srv, c, FIO_WS_TRANSPORT_ERROR);
+        return;
+    }
+    BUMP(srv, st_adopted, 1);
+    /* lws owns the fd from the call on, whatever it returns; c->fd is kept
+     * during the call for conn_of's match only. */
+    srv->adopting = c;
+    struct lws *w = lws_adopt_socket_vhost_readbuf(srv->vh, c->fd, c->readbuf, c->readlen);
+    srv->adopting = NULL;
+    c->fd = -1;
+    free(c->readbuf);
+    c->readbuf = NULL;
+    c->readlen = 0;
+    if (c->dead) {
+        conn_free(c);
+        return;
+    }
+    if (!w) {
+        c->wsi = NULL;
+        conn_finish(srv, c, FIO_WS_HANDSHAKE_FAILED);
+        return;
+    }
+    if (!c->wsi) {
+        c->wsi = w;
+        lws_set_opaque_user_data(w, c);
+    }
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes adoptions and wake/close requests. */
+static void take_requests(fio_ws_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    ws_conn *pend = srv->pending;
+    srv->pending = srv->pending_tail = NULL;
+    ws_req *r = srv->reqs;
+    size_t n = srv->nreqs, cap = srv->capreqs;
+    srv->reqs = srv->treqs;
+    srv->capreqs = srv->capt;
+    srv->nreqs = 0;
+    srv->treqs = r;
+    srv->capt = cap;
+    int stop = srv->stop;
+    srv->signalled = 0;
+    pthread_mutex_unlock(&srv->mu);
+
+    while (pend) {
+        ws_conn *next = pend->next;
+        adopt_now(srv, pend);
+        pend = next;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ws_conn *c = table_get(srv, r[i].id);
+        if (!c || !c->wsi)
+            continue;
+        if (r[i].close) {
+            c->close_after_drain = 1;
+            if (c->established)
+                lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        int overflowed = 0;
+        if (fio_hub_drain(srv->hub, c->id, NULL, 0, &overflowed) < 0)
+            continue;
+        if (overflowed)
+            conn_kill(srv, c, FIO_WS_TRANSPORT_ERROR);
+        else if (c->established)
+            lws_callback_on_writable(c->wsi);
+    }
+    if (stop && !srv->stopping)
+        begin_shutdown(srv);
+}
+
+/* ------------------------------------------------------------ the websocket protocol */
+
+/* Engine.IO packet in one complete message. 0, or -1: close the connection
+ * (reason set). */
+static int on_packet(fio_ws_server *srv, ws_conn *c, int binary, const char *p, size_t n)
+{
+    if (binary) {
+        BUMP(srv, st_msgs, 1);
+        if (srv->cfg.on_message)
+            srv->cfg.on_message(srv->cfg.ctx, c->id, 1, p, n);
+        return 0;
+    }
+    int type;
+    const char *data;
+    size_t dlen;
+    if (eio_decode_text(p, n, &type, &data, &dlen) < 0) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+    switch (type) {
+    case EIO_MESSAGE:
+        BUMP(srv, st_msgs, 1);
+        if (srv->cfg.on_message)
+            srv->cfg.on_message(srv->cfg.ctx, c->id, 0, data, dlen);
+        return 0;
+    case EIO_PONG:
+        if (c->awaiting_pong) {
+            c->awaiting_pong = 0;
+            lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due,
+                             srv->cfg.ping_interval_ms * LWS_US_PER_MS);
+        }
+        return 0;
+    case EIO_PING: {
+        /* "2probe" during an upgrade: answer "3probe". */
+        char *ans = malloc(dlen + 1);
+        if (!ans) {
+            set_reason(c, FIO_WS_TRANSPORT_ERROR);
+            return -1;
+        }
+        ans[0] = '3';
+        memcpy(ans + 1, data, dlen);
+        int rc = fio_ws_frame_append(&c->ctl, 0, ans, dlen + 1);
+        free(ans);
+        if (rc < 0) {
+            set_reason(c, FIO_WS_TRANSPORT_ERROR);
+            return -1;
+        }
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    case EIO_CLOSE:
+        set_reason(c, FIO_WS_CLIENT_DISCONNECT);
+        return -1;
+    case EIO_UPGRADE:
+    case EIO_NOOP:
+        return 0;
+    default:
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+}
+
+static int on_receive(fio_ws_server *srv, ws_conn *c, const char *in, size_t len)
+{
+    if (!c->rx_in_msg) {
+        c->rx_in_msg = 1;
+        c->rx_binary = lws_frame_is_binary(c->wsi);
+    }
+    int final = lws_is_final_fragment(c->wsi);
+    /* A text packet carries its type digit on top of max_payload. */
+    size_t bound = srv->cfg.max_payload + (c->rx_binary ? 0 : 1);
+    if (len > bound || c->rx.len > bound - len) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+        return -1;
+    }
+    int rc = 0;
+    if (final && c->rx.len == 0) {
+        rc = on_packet(srv, c, c->rx_binary, in, len);
+    } else {
+        if (fio_buf_append(&c->rx, in, len) < 0) {
+            set_reason(c, FIO_WS_TRANSPORT_ERROR);
+            return -1;
+        }
+        if (!final)
+            return 0;
+        rc = on_packet(srv, c, c->rx_binary, c->rx.data, c->rx.len);
+        c->rx.len = 0;
+        if (c->rx.cap > 65536)
+            fio_buf_free(&c->rx);
+    }
+    c->rx_in_msg = 0;
+    if (rc < 0 && c->wsi)
+        lws_close_reason(c->wsi, c->reason == FIO_WS_CLIENT_DISCONNECT
+                                     ? LWS_CLOSE_STATUS_NORMAL
+                                     : LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+    return rc;
+}
+
+static int on_established(fio_ws_server *srv, ws_conn *c)
+{
+    c->established = 1;
+    BUMP(srv, st_open, 1);
+    if (c->send_open) {
+        fio_buf open;
+        fio_buf_init(&open);
+        int rc = eio_open_packet(&open, c->sid, c->sidlen, 0, srv->cfg.ping_timeout_ms,
+                                 srv->cfg.ping_interval_ms, (long long)srv->cfg.max_payload);
+        if (rc == 0)
+            rc = fio_ws_frame_append(&c->ctl, 0, open.data, open.len);
+        fio_buf_free(&open);
+        if (rc < 0) {
+            set_reason(c, FIO_WS_TRANSPORT_ERROR);
+            return -1;
+        }
+    }
+    lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due, srv->cfg.ping_interval_ms * LWS_US_PER_MS);
+    if (srv->cfg.on_open)
+        srv->cfg.on_open(srv->cfg.ctx, c->id);
+    if (srv->stopping) {
+        c->closing = 1;
+        c->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
+    }
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* Starts a batch in srv->wbuf: LWS_PRE bytes of headroom. */
+static int wbuf_reset(fio_ws_server *srv)
+{
+    srv->wbuf.len = 0;
+    if (fio_buf_reserve(&srv->wbuf, LWS_PRE) < 0)
+        return -1;
+    srv->wbuf.len = LWS_PRE;
+    return 0;
+}
+
+static int write_out(fio_ws_server *srv, ws_conn *c, enum lws_write_protocol wp, size_t frames)
+{
+    size_t len = srv->wbuf.len - LWS_PRE;
+    if (!len)
+        return 0;
+    int n = lws_write(c->wsi, (unsigned char *)srv->wbuf.data + LWS_PRE, len, wp);
+    if (n < 0) {
+        set_reason(c, FIO_WS_TRANSPORT_CLOSE);
+        return -1;
+    }
+    BUMP(srv, st_writes, 1);
+    BUMP(srv, st_frames, frames);
+    BUMP(srv, st_bytes, len);
+    return 0;
+}
+
+/* One frame per lws_write and per callback (cfg.frame_per_write). */
+static int on_writable_single(fio_ws_server *srv, ws_conn *c)
+{
+    if (wbuf_reset(srv) < 0)
+        return -1;
+    if (c->ctl.len) {
+        if (fio_buf_append(&srv->wbuf, c->ctl.data, c->ctl.len) < 0)
+            return -1;
+        c->ctl.len = 0;
+        if (write_out(srv, c, LWS_WRITE_RAW, 1) < 0)
+            return -1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    fio_frame *f = NULL;
+    long got = fio_hub_drain(srv->hub, c->id, &f, 1, NULL);
+    if (got <= 0)
+        return 0;
+    int rc = fio_buf_append(&srv->wbuf, f->data, f->len);
+    int binary = f->binary;
+    fio_frame_unref(f);
+    if (rc < 0 || write_out(srv, c, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, 1) < 0)
+        return -1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static int on_writable(fio_ws_server *srv, ws_conn *c)
+{
+    if (c->closing) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status, NULL, 0);
+        return -1;
+    }
+    int overflowed = 0;
+    if (fio_hub_drain(srv->hub, c->id, NULL, 0, &overflowed) >= 0 && overflowed) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+    if (srv->cfg.frame_per_write)
+        return on_writable_single(srv, c);
+    if (wbuf_reset(srv) < 0 || fio_buf_append(&srv->wbuf, c->ctl.data, c->ctl.len) < 0) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+    size_t frames = c->ctl.len ? 1 : 0;
+    c->ctl.len = 0;
+    int more = 0, err = 0;
+    for (;;) {
+        fio_frame *fr[DRAIN_CHUNK];
+        long got = fio_hub_drain(srv->hub, c->id, fr, DRAIN_CHUNK, NULL);
+        if (got <= 0)
+            break;
+        for (long i = 0; i < got; i++) {
+            if (!err && fio_ws_frame_append(&srv->wbuf, fr[i]->binary, fr[i]->data, fr[i]->len) < 0)
+                err = 1;
+            fio_frame_unref(fr[i]);
+        }
+        frames += (size_t)got;
+        if (got < DRAIN_CHUNK)
+            break;
+        if (srv->wbuf.len - LWS_PRE >= srv->cfg.max_write_bytes) {
+            more = 1;
+            break;
+        }
+    }
+    if (err) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+    if (write_out(srv, c, LWS_WRITE_RAW, frames) < 0)
+        return -1;
+    if (more) {
+        lws_callback_on_writable(c->wsi);
+    } else if (c->close_after_drain) {
+        set_reason(c, FIO_WS_SERVER_DISCONNECT);
+        c->closing = 1;
+        c->close_status = LWS_CLOSE_STATUS_NORMAL;
+        lws_callback_on_writable(c->wsi);
+    }
+    return 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
+    fio_ws_server *srv = ctx ? lws_context_user(ctx) : NULL;
+    if (!srv)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        take_requests(srv);
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_WSI_CREATE)
+        return 0;
+    ws_conn *c;
+    int rc;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        c = conn_of(srv, wsi);
+        rc = c ? on_established(srv, c) : -1;
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        c = conn_of(srv, wsi);
+        rc = c ? on_receive(srv, c, in, len) : -1;
+        break;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        c = conn_of(srv, wsi);
+        rc = c ? on_writable(srv, c) : -1;
+        break;
+    case LWS_CALLBACK_HTTP:
+        /* A plain HTTP request on an adopted socket: not ours. */
+        c = conn_of(srv, wsi);
+        if (c)
+            set_reason(c, FIO_WS_HANDSHAKE_FAILED);
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
+        rc = -1;
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        c = conn_of(srv, wsi);
+        if (c)
+            conn_finish(srv, c, c->established ? FIO_WS_TRANSPORT_CLOSE
+                                               : FIO_WS_HANDSHAKE_FAILED);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    /* The session ends when we decide to close, not when lws has finished
+     * the closing handshake: the wsi lives on without its ws_conn. */
+    if (rc < 0 && c)
+        conn_finish(srv, c, FIO_WS_TRANSPORT_ERROR);
+    return rc;
+}
+
+/* ------------------------------------------------------------ public API */
+
+fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
+{
+    fio_ws_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->hub = hub;
+    srv->cfg = *cfg;
+    if (srv->cfg.ping_interval_ms <= 0)
+        srv->cfg.ping_interval_ms = 25000;
+    if (srv->cfg.ping_timeout_ms <= 0)
+        srv->cfg.ping_timeout_ms = 20000;
+    if (!srv->cfg.max_payload)
+        srv->cfg.max_payload = 1000000;
+    if (!srv->cfg.max_write_bytes)
+        srv->cfg.max_write_bytes = 256 * 1024;
+    if (srv->cfg.close_grace_ms <= 0)
+        srv->cfg.close_grace_ms = 1000;
+    fio_buf_init(&srv->wbuf);
+    if (pthread_mutex_init(&srv->mu, NULL) != 0) {
+        free(srv);
+        return NULL;
+    }
+    srv->protocols[0].name = "fastsio-eio";
+    srv->protocols[0].callback = ws_callback;
+    srv->protocols[0].rx_buffer_size = 65536;
+
+    /* lws logs every adoption at error level; keep it quiet. */
+    lws_set_log_level(getenv("FASTSIO_LWS_LOG") ? LLL_ERR | LLL_WARN : 0, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = srv->protocols;
+    info.user = srv;
+    info.gid = (gid_t)-1;
+    info.uid = (uid_t)-1;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx)
+        goto fail;
+    srv->vh = lws_get_vhost_by_name(srv->ctx, "default");
+    if (!srv->vh)
+        goto fail;
+    return srv;
+fail:
+    if (srv->ctx)
+        lws_context_destroy(srv->ctx);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv);
+    errno = EIO;
+    return NULL;
+}
+
+static void *service_main(void *arg)
+{
+    fio_ws_server *srv = arg;
+    while (!srv->exit)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    lws_sul_cancel(&srv->grace_sul);
+    pthread_mutex_lock(&srv->mu);
+    srv->dying = 1;
+    pthread_mutex_unlock(&srv->mu);
+    /* Closes what is left; WSI_DESTROY finishes each connection. */
+    lws_context_destroy(srv->ctx);
+    srv->ctx = NULL;
+    return NULL;
+}
+
+int fio_ws_server_start(fio_ws_server *srv)
+{
+    if (srv->started) {
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = pthread_create(&srv->thread, NULL, service_main, srv);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    srv->started = 1;
+    return 0;
+}
+
+/* With srv->mu held: wakes the service thread once per batch of requests. */
+static void signal_locked(fio_ws_server *srv)
+{
+    if (!srv->signalled && !srv->dying && srv->started) {
+        srv->signalled = 1;
+        lws_cancel_service(srv->ctx);
+    }
+}
+
+void fio_ws_server_stop_and_free(fio_ws_server *srv)
+{
+    if (!srv)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    srv->stop = 1;
+    srv->signalled = 0;   /* the stop must reach the thread even mid-batch */
+    signal_locked(srv);
+    pthread_mutex_unlock(&srv->mu);
+    if (srv->started) {
+        pthread_join(srv->thread, NULL);
+    } else {
+        srv->dying = 1;
+        lws_context_destroy(srv->ctx);
+        srv->ctx = NULL;
+    }
+    /* Adoptions the service thread never took. */
+    for (ws_conn *c = srv->pending, *n; c; c = n) {
+        n = c->next;
+        fio_hub_conn_close(srv->hub, c->id);
+        BUMP(srv, st_closed, 1);
+        if (srv->cfg.on_close)
+            srv->cfg.on_close(srv->cfg.ctx, c->id, FIO_WS_SERVER_SHUTDOWN);
+        conn_free(c);
+    }
+    free(srv->table);
+    free(srv->reqs);
+    free(srv->treqs);
+    fio_buf_free(&srv->wbuf);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv);
+}
+
+/* 20 url-safe base64 characters from 15 random bytes, as python-engineio. */
+static int make_sid(char *out, size_t *outlen)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char r[15];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof r; i += 3) {
+        unsigned v = (unsigned)r[i] << 16 | (unsigned)r[i + 1] << 8 | r[i + 2];
+        out[k++] = abc[(v >> 18) & 63];
+        out[k++] = abc[(v >> 12) & 63];
+        out[k++] = abc[(v >> 6) & 63];
+        out[k++] = abc[v & 63];
+    }
+    *outlen = k;
+    return 0;
+}
+
+int fio_ws_adopt(fio_ws_server *srv, int fd, const char *readbuf, size_t len, const char *sid,
+                 size_t sidlen, int send_open, uint32_t *out_conn)
+{
+    int rc = FIO_ENOMEM;
+    ws_conn *c = NULL;
+    if (fd < 0 || (sid && (sidlen == 0 || sidlen >= SID_MAX))) {
+        rc = FIO_EINVAL;
+        goto fail;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        goto fail;
+    c->fd = fd;
+    fio_buf_init(&c->ctl);
+    fio_buf_init(&c->rx);
+    c->send_open = send_open;
+    if (sid) {
+        memcpy(c->sid, sid, sidlen);
+        c->sidlen = sidlen;
+    } else if (make_sid(c->sid, &c->sidlen) < 0) {
+        rc = FIO_EINVAL;
+        goto fail;
+    }
+    if (len) {
+        c->readbuf = malloc(len);
+        if (!c->readbuf)
+            goto fail;
+        memcpy(c->readbuf, readbuf, len);
+        c->readlen = len;
+    }
+    rc = fio_hub_conn_open(srv->hub, (fio_str){c->sid, c->sidlen}, &c->id);
+    if (rc != FIO_OK)
+        goto fail;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stop || srv->dying) {
+        pthread_mutex_unlock(&srv->mu);
+        fio_hub_conn_close(srv->hub, c->id);
+        rc = FIO_EINVAL;
+        goto fail;
+    }
+    if (srv->pending_tail)
+        srv->pending_tail->next = c;
+    else
+        srv->pending = c;
+    srv->pending_tail = c;
+    *out_conn = c->id;   /* c may be gone once the mutex is released */
+    signal_locked(srv);
+    pthread_mutex_unlock(&srv->mu);
+    return FIO_OK;
+fail:
+    if (c)
+        conn_free(c);   /* closes fd */
+    else if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int post_req(fio_ws_server *srv, uint32_t id, int close_it)
+{
+    int rc = 0;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->dying || srv->stop)
+        goto out;
+    if (srv->nreqs == srv->capreqs) {
+        size_t cap = srv->capreqs ? srv->capreqs * 2 : 64;
+        ws_req *r = realloc(srv->reqs, cap * sizeof *r);
+        if (!r) {
+            rc = -1;
+            goto out;
+        }
+        srv->reqs = r;
+        srv->capreqs = cap;
+    }
+    srv->reqs[srv->nreqs++] = (ws_req){id, close_it};
+    signal_locked(srv);
+out:
+    pthread_mutex_unlock(&srv->mu);
+    return rc;
+}
+
+int fio_ws_wake(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, 0); }
+int fio_ws_close(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, 1); }
+
+void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out)
+{
+    out->adopted = atomic_load_explicit(&srv->st_adopted, memory_order_relaxed);
+    out->open = atomic_load_explicit(&srv->st_open, memory_order_relaxed);
+    out->closed = atomic_load_explicit(&srv->st_closed, memory_order_relaxed);
+    out->writes = atomic_load_explicit(&srv->st_writes, memory_order_relaxed);
+    out->frames_out = atomic_load_explicit(&srv->st_frames, memory_order_relaxed);
+    out->bytes_out = atomic_load_explicit(&srv->st_bytes, memory_order_relaxed);
+    out->messages_in = atomic_load_explicit(&srv->st_msgs, memory_order_relaxed);
+}

@@ -1,0 +1,132 @@
+/* Native websocket transport: one libwebsockets (4.1) service thread that owns
+ * adopted websocket connections and speaks Engine.IO v4 on them in C.
+ *
+ * Threads: the service thread, started by fio_ws_server_start and joined by
+ * fio_ws_server_stop_and_free, is the only thread that calls lws APIs, except
+ * lws_cancel_service, which fio_ws_adopt, fio_ws_wake and fio_ws_close call
+ * from any thread to wake it. Those three only take the server's mutex and
+ * append to a list; the service thread takes the lists when woken. The
+ * callbacks of fio_ws_config run on the service thread (on_close also on the
+ * thread of fio_ws_server_stop_and_free for adoptions that never reached the
+ * service thread); they must not block and must not call
+ * fio_ws_server_stop_and_free. They may call fio_ws_wake / fio_ws_close and
+ * the hub.
+ *
+ * Ownership: the server borrows the hub, which must outlive it. Every
+ * connection the server accepts (fio_ws_adopt returned FIO_OK) is a hub
+ * connection opened by fio_ws_adopt and closed by the server: on_close is
+ * called exactly once for it, after fio_hub_conn_close, with the reason,
+ * whatever happens (handshake refused, client gone, server stopped). The fd
+ * given to fio_ws_adopt belongs to the server from the call on, even when it
+ * fails (then it is closed before the call returns).
+ *
+ * Engine.IO in C: once the websocket handshake is done the server sends the
+ * OPEN packet (unless the adoption says the session already exists), sends
+ * PING every ping_interval_ms and closes the connection ("ping timeout") when
+ * no PONG came within ping_timeout_ms, answers "2probe" with "3probe",
+ * ignores UPGRADE and NOOP, closes on a client CLOSE ("client disconnect"),
+ * and hands complete MESSAGE payloads (text without the type digit, binary
+ * frames as they are) to on_message. A message longer than max_payload bytes
+ * closes the connection (websocket status 1009, "transport error"); so does
+ * any other packet type or a non-UTF-8 text frame (lws validates).
+ *
+ * Outbound and the queue policy: frames come only from the connection's hub
+ * queue, bounded by the hub (frames and bytes). Whoever pushes to it calls
+ * fio_ws_wake when fio_hub_push / fio_hub_unhold / a broadcast reports 1
+ * (woken) or 2 (overflowed). On a wake the service thread closes an
+ * overflowed connection at once ("transport error"; it does not wait for the
+ * socket to become writable, so a client that stopped reading goes too), and
+ * otherwise asks lws for a writable callback, in which it drains the queue and
+ * writes the frames pre-framed as websocket frames in ONE buffer with one
+ * lws_write(LWS_WRITE_RAW), up to max_write_bytes per callback (at least one
+ * whole batch of drained frames; it asks for another callback while frames
+ * remain). lws keeps whatever the kernel did not take and calls back only
+ * once it is flushed, so the memory held per connection outside the hub is
+ * one batch at most.
+ *
+ * Shutdown: fio_ws_server_stop_and_free closes every connection with status
+ * 1001 ("server shutdown") where the socket is writable within
+ * close_grace_ms, kills the rest, frees everything and joins the thread. No
+ * Python here. */
+#ifndef FASTSIO_LWS_SERVER_H
+#define FASTSIO_LWS_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub.h"
+
+typedef struct fio_ws_server fio_ws_server;
+
+/* Why a connection ended, as python-engineio names it (fio_ws_reason_name). */
+typedef enum fio_ws_reason {
+    FIO_WS_CLIENT_DISCONNECT = 0,  /* Engine.IO CLOSE packet from the client */
+    FIO_WS_TRANSPORT_CLOSE,        /* socket closed / websocket close by the client */
+    FIO_WS_TRANSPORT_ERROR,        /* protocol error, oversized message, queue overflow */
+    FIO_WS_PING_TIMEOUT,
+    FIO_WS_SERVER_DISCONNECT,      /* fio_ws_close */
+    FIO_WS_SERVER_SHUTDOWN,        /* fio_ws_server_stop_and_free */
+    FIO_WS_HANDSHAKE_FAILED        /* not a websocket upgrade, or lws refused it */
+} fio_ws_reason;
+
+const char *fio_ws_reason_name(fio_ws_reason r);
+
+/* binary: 1 for a binary frame (data as received), 0 for an Engine.IO
+ * MESSAGE text packet (data after the '4'). data is valid during the call. */
+typedef void (*fio_ws_message_fn)(void *ctx, uint32_t conn, int binary, const char *data,
+                                  size_t len);
+/* The connection is open at Engine.IO level (OPEN packet queued). */
+typedef void (*fio_ws_open_fn)(void *ctx, uint32_t conn);
+typedef void (*fio_ws_close_fn)(void *ctx, uint32_t conn, fio_ws_reason reason);
+
+typedef struct fio_ws_config {
+    long long ping_interval_ms;   /* <= 0: 25000 */
+    long long ping_timeout_ms;    /* <= 0: 20000 */
+    size_t max_payload;           /* inbound message bound, also sent in OPEN; 0: 1000000 */
+    size_t max_write_bytes;       /* per writable callback; 0: 256 KiB */
+    long long close_grace_ms;     /* shutdown wait for clean closes; <= 0: 1000 */
+    int frame_per_write;          /* 1: one lws_write(TEXT/BINARY) per frame and per
+                                     writable callback (the lws-canonical way; for
+                                     measurements), 0: batches */
+    fio_ws_message_fn on_message; /* may be NULL */
+    fio_ws_open_fn on_open;       /* may be NULL */
+    fio_ws_close_fn on_close;     /* may be NULL */
+    void *ctx;
+} fio_ws_config;
+
+/* Creates the lws context (no listening socket) and its vhost. The thread is
+ * not started. NULL on failure (errno set where known). */
+fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg);
+/* Starts the service thread. 0, or -1 (errno set). At most once. */
+int fio_ws_server_start(fio_ws_server *srv);
+/* Closes every connection (see Shutdown above), joins the thread if it was
+ * started and frees the server. Call from a thread that is not the service
+ * thread, once. NULL is ignored. */
+void fio_ws_server_stop_and_free(fio_ws_server *srv);
+
+/* Hands an accepted plain-TCP socket and the bytes already read from it (the
+ * HTTP upgrade request, len may be 0) to the service thread, which makes lws
+ * complete the websocket handshake on it. sid/sidlen: the Engine.IO sid to
+ * register (url-safe characters only, no JSON escaping), or NULL to generate
+ * one (20 url-safe base64 characters). send_open: 0 when the session already
+ * exists (an upgrade from polling) and the OPEN packet must not be sent.
+ * *out_conn receives the hub connection id. Returns FIO_OK, FIO_ENOMEM, or
+ * FIO_EINVAL (server stopping, bad fd or sid); on failure the fd is already
+ * closed and there is no on_close. The hub does not check that sids are
+ * unique: the caller owns that. */
+int fio_ws_adopt(fio_ws_server *srv, int fd, const char *readbuf, size_t len, const char *sid,
+                 size_t sidlen, int send_open, uint32_t *out_conn);
+
+/* The hub queue of conn went from empty to non-empty, or overflowed. Any
+ * thread. Unknown or already closed ids are ignored. 0, or -1 oom. */
+int fio_ws_wake(fio_ws_server *srv, uint32_t conn);
+/* Closes conn (websocket status 1000, reason "server disconnect") once the
+ * frames queued before the call have been written. Any thread. 0 / -1 oom. */
+int fio_ws_close(fio_ws_server *srv, uint32_t conn);
+
+/* Counters for tests and measurements; any thread (relaxed reads). */
+typedef struct fio_ws_stats {
+    uint64_t adopted, open, closed, writes, frames_out, bytes_out, messages_in;
+} fio_ws_stats;
+void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out);
+
+#endif
