@@ -138,12 +138,14 @@ async def test_direct_emit_binary_and_callbacks_across_processes(fleet):
             await p.sio.disconnect()
 
 
-async def subscribed(redis_server, channel, timeout=10.0):
-    """Waits until some process is subscribed to channel (per-room channels:
-    a remote enter_room takes effect once the member's process subscribed)."""
+async def subscribed(redis_server, channel, count=1, timeout=10.0):
+    """Waits until `count` processes are subscribed to channel (per-room
+    channels: a remote enter_room takes effect once the member's process
+    subscribed; python-socketio's manager subscribes in a task started by its
+    first connection, so a publish right after connecting may precede it)."""
     r = redis_server.client()
     deadline = asyncio.get_running_loop().time() + timeout
-    while dict(r.pubsub_numsub(channel)).get(channel, 0) < 1:
+    while dict(r.pubsub_numsub(channel)).get(channel, 0) < count:
         assert asyncio.get_running_loop().time() < deadline, f"nobody subscribed {channel}"
         await asyncio.sleep(0.02)
 
@@ -152,6 +154,8 @@ async def test_remote_room_membership_and_disconnect(fleet):
     a, b, mode, redis_server = fleet
     pa, pb, pb2 = await peers(a, b, b)
     try:
+        if mode == "plain":
+            await subscribed(redis_server, "socketio", count=2)
         # a puts b's client in a room, then emits to that room
         assert await pa.ask_server("enter_other", {"sid": pb.sid, "room": "vip"}) == "ok"
         if mode == "rooms":
@@ -189,6 +193,7 @@ async def test_write_only_emitter(emitter, redis_server, start_server):
     ref = start_server("python-socketio", "tests.apps.redis_app:app", env=env)
     pf, pr = await peers(fast, ref)
     try:
+        await subscribed(redis_server, "socketio", count=2)
         if emitter == "fastsio":
             import fastsio
             mgr = fastsio.AsyncRedisManager(redis_server.url, write_only=True)
