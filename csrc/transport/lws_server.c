@@ -671,6 +671,13 @@ fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
         srv->cfg.max_write_bytes = 256 * 1024;
     if (srv->cfg.close_grace_ms <= 0)
         srv->cfg.close_grace_ms = 1000;
+    if (!srv->cfg.max_header_bytes)
+        srv->cfg.max_header_bytes = 16384;
+    if (srv->cfg.max_header_bytes > 65535) {
+        free(srv);
+        errno = EINVAL;
+        return NULL;
+    }
     fio_buf_init(&srv->wbuf);
     if (pthread_mutex_init(&srv->mu, NULL) != 0) {
         free(srv);
@@ -690,6 +697,9 @@ fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* lws's 4096-byte default refuses browsers with big cookies; the header
+     * table is only held during the handshake. */
+    info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx)
         goto fail;

@@ -84,6 +84,8 @@ typedef struct fio_ws_config {
     size_t max_payload;           /* inbound message bound, also sent in OPEN; 0: 1000000 */
     size_t max_write_bytes;       /* per writable callback; 0: 256 KiB */
     long long close_grace_ms;     /* shutdown wait for clean closes; <= 0: 1000 */
+    size_t max_header_bytes;      /* upgrade request head (lws header table); 0: 16384,
+                                     at most 65535 */
     int frame_per_write;          /* 1: one lws_write(TEXT/BINARY) per frame and per
                                      writable callback (the lws-canonical way; for
                                      measurements), 0: batches */

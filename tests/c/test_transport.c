@@ -407,7 +407,7 @@ static int adopt_client(fixture *f, const char *request, const char *sid, int se
     CHECK(s >= 0, "accept");
     if (s >= 0 && small_buffers)
         shrink(s);
-    char head[4096];
+    static char head[16384];
     int hl = read_head(s, head, sizeof head);
     CHECK(hl > 0, "server read head");
     int rc = fio_ws_adopt(f->srv, s, head, hl > 0 ? (size_t)hl : 0, sid, sid ? strlen(sid) : 0,
@@ -821,6 +821,107 @@ static void test_shutdown_with_clients(void)
     close(f.lfd);
 }
 
+
+/* Many connections in one room, two threads broadcasting at once (the hub's
+ * wake callback collects ids; fio_ws_wake is called after), and a request
+ * head far larger than lws's 2048-byte readbuf note. */
+#define MANY 200
+#define PER_THREAD 50
+
+typedef struct bcast_arg { fixture *f; int tag; } bcast_arg;
+typedef struct woken { uint32_t ids[MANY]; size_t n; } woken;
+
+static void collect(void *ctx, uint32_t conn, int status)
+{
+    woken *w = ctx;
+    (void)status;
+    if (w->n < MANY)
+        w->ids[w->n++] = conn;
+}
+
+static void *broadcaster(void *arg)
+{
+    bcast_arg *a = arg;
+    fio_str ns = {"/", 1}, room = {"r", 1};
+    for (int i = 0; i < PER_THREAD; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "42[\"t%d\",%d]", a->tag, i);
+        fio_frame *fr = fio_frame_new(text, (size_t)n, 0);
+        woken w = {.n = 0};
+        long got = fio_hub_broadcast(a->f->hub, ns, &room, 1, NULL, 0, &fr, 1, collect, &w);
+        fio_frame_unref(fr);
+        if (got != MANY)
+            return (void *)1;
+        for (size_t k = 0; k < w.n; k++)
+            if (fio_ws_wake(a->f->srv, w.ids[k]) != 0)
+                return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_many_connections(void)
+{
+    fixture f;
+    fixture_up(&f, base_cfg(), 1000);
+    static int s[MANY];
+    static uint32_t conn[MANY];
+    /* a browser with big cookies: a 6000-byte head */
+    char *bigreq = malloc(8192);
+    size_t cookie = 6000;
+    int hl = snprintf(bigreq, 8192, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                                    "Host: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                                    "Connection: Upgrade\r\n"
+                                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                    "Sec-WebSocket-Version: 13\r\nCookie: c=");
+    memset(bigreq + hl, 'k', cookie);
+    memcpy(bigreq + hl + cookie, "\r\n\r\n", 5);
+    int handshakes = 0;
+    for (int i = 0; i < MANY; i++) {
+        s[i] = adopt_client(&f, i == 0 ? bigreq : NULL, NULL, 1, &conn[i], NULL);
+        handshakes += client_handshake(s[i], 1, NULL, 0) == 0;
+        char sid[8];
+        int n = snprintf(sid, sizeof sid, "s%d", i);
+        fio_hub_connect(f.hub, (fio_str){"/", 1}, (fio_str){sid, (size_t)n}, conn[i]);
+        fio_hub_enter(f.hub, (fio_str){"/", 1}, (fio_str){sid, (size_t)n}, (fio_str){"r", 1});
+    }
+    free(bigreq);
+    CHECK(handshakes == MANY, "handshakes %d/%d (the first with a 6 KB head)", handshakes, MANY);
+    pthread_t th[2];
+    bcast_arg args[2] = {{&f, 0}, {&f, 1}};
+    for (int t = 0; t < 2; t++)
+        pthread_create(&th[t], NULL, broadcaster, &args[t]);
+    int thread_ok = 1;
+    for (int t = 0; t < 2; t++) {
+        void *rv;
+        pthread_join(th[t], &rv);
+        thread_ok &= rv == NULL;
+    }
+    CHECK(thread_ok, "broadcasts reached every member");
+    int all_ok = 1;
+    for (int i = 0; i < MANY && all_ok; i++) {
+        int next[2] = {0, 0};
+        for (int k = 0; k < 2 * PER_THREAD; k++) {
+            char *p = ws_recv_text(s[i]);
+            int tag, seq;
+            if (!p || sscanf(p, "42[\"t%d\",%d]", &tag, &seq) != 2 || tag < 0 || tag > 1 ||
+                seq != next[tag]) {
+                fprintf(stderr, "client %d frame %d: %s\n", i, k, p ? p : "(none)");
+                all_ok = 0;
+                free(p);
+                break;
+            }
+            next[tag]++;
+            free(p);
+        }
+    }
+    CHECK(all_ok, "every client got both threads' frames, each thread's in order");
+    for (int i = 0; i < MANY; i++)
+        close(s[i]);
+    for (int i = 0; i < MANY; i++)
+        CHECK(close_reason_of(conn[i], 3000) == FIO_WS_TRANSPORT_CLOSE, "closed %d", i);
+    fixture_down(&f);
+}
+
 /* ------------------------------------------------------------ measurement */
 
 static double now_s(void)
@@ -883,6 +984,7 @@ int main(void)
     test_bad_clients();
     test_overflow_and_close();
     test_shutdown_with_clients();
+    test_many_connections();
     const char *b = getenv("TRANSPORT_BENCH");
     if (b && atol(b) > 0) {
         bench(0, atol(b));
