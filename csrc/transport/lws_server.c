@@ -160,6 +160,17 @@ static void table_del(fio_ws_server *srv, ws_conn *c)
         }
 }
 
+/* Service thread: ends the service loop. lws computes its poll timeout
+ * before it runs due timers, so an exit decided in a timer callback would
+ * otherwise wait for the next event (up to a ping interval). */
+static void request_exit(fio_ws_server *srv)
+{
+    if (srv->exit)
+        return;   /* also while the context is being destroyed */
+    srv->exit = 1;
+    lws_cancel_service(srv->ctx);
+}
+
 /* ------------------------------------------------------------ lifecycle of a conn */
 
 static void conn_free(ws_conn *c)
@@ -207,7 +218,7 @@ static void conn_finish(fio_ws_server *srv, ws_conn *c, fio_ws_reason fallback)
     else
         conn_free(c);
     if (srv->stopping && srv->nconns == 0)
-        srv->exit = 1;
+        request_exit(srv);
 }
 
 /* Ends c from outside its callbacks: the session ends now (conn_finish) and
@@ -257,7 +268,7 @@ static void ping_due(lws_sorted_usec_list_t *sul)
 static void grace_over(lws_sorted_usec_list_t *sul)
 {
     fio_ws_server *srv = (fio_ws_server *)((char *)sul - offsetof(fio_ws_server, grace_sul));
-    srv->exit = 1;
+    request_exit(srv);
 }
 
 /* ------------------------------------------------------------ requests from other threads */
@@ -266,7 +277,7 @@ static void begin_shutdown(fio_ws_server *srv)
 {
     srv->stopping = 1;
     if (srv->nconns == 0) {
-        srv->exit = 1;
+        request_exit(srv);
         return;
     }
     for (ws_conn *c = srv->conns, *next; c; c = next) {
@@ -722,6 +733,7 @@ static void *service_main(void *arg)
     while (!srv->exit)
         if (lws_service(srv->ctx, 0) < 0)
             break;
+    srv->exit = 1;
     lws_sul_cancel(&srv->grace_sul);
     pthread_mutex_lock(&srv->mu);
     srv->dying = 1;
@@ -769,6 +781,7 @@ void fio_ws_server_stop_and_free(fio_ws_server *srv)
         pthread_join(srv->thread, NULL);
     } else {
         srv->dying = 1;
+        srv->exit = 1;
         lws_context_destroy(srv->ctx);
         srv->ctx = NULL;
     }
