@@ -11,7 +11,7 @@
  * their ws_conn by fd, and a ws_conn finished during the call is only marked
  * dead and freed when the call returns.
  *
- * Locking: srv->mu guards pending, reqs, stop, signalled and dying. A waker
+ * Locking: srv->mu guards pending, reqs, stop, started, signalled and dying. A waker
  * calls lws_cancel_service with srv->mu held and only while !dying; the
  * service thread sets dying under srv->mu before it destroys the context, so
  * no waker can touch a destroyed context. Nothing else is shared. */
@@ -70,7 +70,7 @@ struct fio_ws_server {
     pthread_t thread;
     int started;
 
-    pthread_mutex_t mu;               /* guards the five fields below */
+    pthread_mutex_t mu;               /* guards the fields below and started */
     ws_conn *pending, *pending_tail;
     ws_req *reqs;
     size_t nreqs, capreqs;
@@ -744,21 +744,6 @@ static void *service_main(void *arg)
     return NULL;
 }
 
-int fio_ws_server_start(fio_ws_server *srv)
-{
-    if (srv->started) {
-        errno = EINVAL;
-        return -1;
-    }
-    int rc = pthread_create(&srv->thread, NULL, service_main, srv);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    srv->started = 1;
-    return 0;
-}
-
 /* With srv->mu held: wakes the service thread once per batch of requests. */
 static void signal_locked(fio_ws_server *srv)
 {
@@ -766,6 +751,29 @@ static void signal_locked(fio_ws_server *srv)
         srv->signalled = 1;
         lws_cancel_service(srv->ctx);
     }
+}
+
+int fio_ws_server_start(fio_ws_server *srv)
+{
+    int rc = 0;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->started || srv->stop) {
+        rc = EINVAL;
+    } else {
+        rc = pthread_create(&srv->thread, NULL, service_main, srv);
+        if (rc == 0) {
+            srv->started = 1;
+            /* adoptions queued before the start */
+            if (srv->pending || srv->nreqs)
+                signal_locked(srv);
+        }
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
 }
 
 void fio_ws_server_stop_and_free(fio_ws_server *srv)

@@ -960,6 +960,40 @@ static void test_many_connections(void)
     fixture_down(&f);
 }
 
+
+/* Adoptions queued before fio_ws_server_start are served once it starts; a
+ * server never started frees its queued adoptions (on_close each). */
+static void test_adopt_before_start(void)
+{
+    events_reset();
+    fio_hub *hub = fio_hub_new(100);
+    fio_ws_config cfg = base_cfg();
+    cfg.on_open = on_open;
+    cfg.on_close = on_close;
+    cfg.ctx = &ev;
+    fixture f = {hub, fio_ws_server_new(hub, &cfg), -1, 0};
+    f.lfd = listener(&f.port);
+    uint32_t conn;
+    int c = adopt_client(&f, NULL, NULL, 1, &conn, NULL);
+    CHECK(fio_ws_server_start(f.srv) == 0, "start");
+    CHECK(fio_ws_server_start(f.srv) < 0, "second start refused");
+    CHECK(client_handshake(c, 1, NULL, 0) == 0, "handshake of an adoption made before start");
+    close(c);
+    CHECK(close_reason_of(conn, 3000) == FIO_WS_TRANSPORT_CLOSE, "closed");
+    fixture_down(&f);
+
+    events_reset();
+    hub = fio_hub_new(100);
+    fixture g = {hub, fio_ws_server_new(hub, &cfg), -1, 0};
+    g.lfd = listener(&g.port);
+    int c2 = adopt_client(&g, NULL, NULL, 1, &conn, NULL);
+    fixture_down(&g);
+    CHECK(close_reason_of(conn, 0) == FIO_WS_SERVER_SHUTDOWN, "never started: shutdown");
+    int st;
+    CHECK(ws_closed(c2, &st), "never started: socket closed");
+    close(c2);
+}
+
 /* ------------------------------------------------------------ measurement */
 
 static double now_s(void)
@@ -1077,6 +1111,7 @@ int main(void)
     test_overflow_and_close();
     test_shutdown_with_clients();
     test_many_connections();
+    test_adopt_before_start();
     const char *b = getenv("TRANSPORT_BENCH");
     if (b && atol(b) > 0) {
         bench(0, atol(b));
