@@ -16,7 +16,9 @@
  * connection the server accepts (fio_ws_adopt returned FIO_OK) is a hub
  * connection opened by fio_ws_adopt and closed by the server: on_close is
  * called exactly once for it, after fio_hub_conn_close, with the reason,
- * whatever happens (handshake refused, client gone, server stopped). The fd
+ * whatever happens (handshake refused, client gone, server stopped), as soon
+ * as the server decides that the connection ends (a closing handshake may
+ * still be in flight; nothing more is read or written for it). The fd
  * given to fio_ws_adopt belongs to the server from the call on, even when it
  * fails (then it is closed before the call returns).
  *
@@ -46,8 +48,10 @@
  *
  * Shutdown: fio_ws_server_stop_and_free closes every connection with status
  * 1001 ("server shutdown") where the socket is writable within
- * close_grace_ms, kills the rest, frees everything and joins the thread. No
- * Python here. */
+ * close_grace_ms, kills the rest, frees everything and joins the thread.
+ *
+ * Known lws 4.1 laxness, left as is: unmasked client frames are accepted
+ * (RFC 6455 says close). No Python here. */
 #ifndef FASTSIO_LWS_SERVER_H
 #define FASTSIO_LWS_SERVER_H
 #include <stddef.h>

@@ -12,7 +12,9 @@
  * frame_per_write mode); client CLOSE packet; oversized message (1009);
  * invalid packets; a non-websocket request; a client gone mid-frame; a
  * client that stops reading until its hub queue overflows; fio_ws_close
- * after the queued frames; shutdown with clients connected. Every case
+ * after the queued frames; shutdown with clients connected, one of them
+ * jammed; 200 connections in a room with two threads broadcasting; a 6 KB
+ * request head; adoptions made before the thread starts. Every case
  * checks that on_close came once with the right reason and the hub
  * connection is gone.
  *
