@@ -59,7 +59,8 @@ typedef struct ws_conn {
     fio_buf rx;                       /* partial inbound message */
 } ws_conn;
 
-typedef struct ws_req { uint32_t id; int close; } ws_req;
+enum { REQ_WAKE, REQ_CLOSE, REQ_RESUME };
+typedef struct ws_req { uint32_t id; int op; } ws_req;
 
 struct fio_ws_server {
     fio_hub *hub;
@@ -83,6 +84,7 @@ struct fio_ws_server {
     size_t tablecap;                  /* power of two */
     ws_conn *adopting;
     int stopping, exit;
+    int paused;                       /* inbound reading paused on every connection */
     lws_sorted_usec_list_t grace_sul;
     fio_buf wbuf;                     /* LWS_PRE + batch being written */
     ws_req *treqs;                    /* requests taken from reqs (swapped) */
@@ -332,7 +334,19 @@ static void adopt_now(fio_ws_server *srv, ws_conn *c)
     }
 }
 
-/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes adoptions and wake/close requests. */
+/* Pauses (0 -> 1) or resumes reading on every connection. */
+static void set_paused(fio_ws_server *srv, int paused)
+{
+    if (srv->paused == paused)
+        return;
+    srv->paused = paused;
+    for (ws_conn *c = srv->conns; c; c = c->next)
+        if (c->wsi && c->established)
+            lws_rx_flow_control(c->wsi, (paused ? 0 : 1) | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes adoptions and wake/close/resume
+ * requests, in the order they were made. */
 static void take_requests(fio_ws_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
@@ -355,10 +369,14 @@ static void take_requests(fio_ws_server *srv)
         pend = next;
     }
     for (size_t i = 0; i < n; i++) {
+        if (r[i].op == REQ_RESUME) {
+            set_paused(srv, 0);
+            continue;
+        }
         ws_conn *c = table_get(srv, r[i].id);
         if (!c || !c->wsi)
             continue;
-        if (r[i].close) {
+        if (r[i].op == REQ_CLOSE) {
             c->close_after_drain = 1;
             if (c->established)
                 lws_callback_on_writable(c->wsi);
@@ -378,16 +396,26 @@ static void take_requests(fio_ws_server *srv)
 
 /* ------------------------------------------------------------ the websocket protocol */
 
+/* Hands a message to on_message and applies its answer. 0, or -1: close. */
+static int deliver(fio_ws_server *srv, ws_conn *c, int binary, const char *p, size_t n)
+{
+    BUMP(srv, st_msgs, 1);
+    int rc = srv->cfg.on_message ? srv->cfg.on_message(srv->cfg.ctx, c->id, binary, p, n) : 0;
+    if (rc < 0) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);
+        return -1;
+    }
+    if (rc == 1)
+        set_paused(srv, 1);
+    return 0;
+}
+
 /* Engine.IO packet in one complete message. 0, or -1: close the connection
  * (reason set). */
 static int on_packet(fio_ws_server *srv, ws_conn *c, int binary, const char *p, size_t n)
 {
-    if (binary) {
-        BUMP(srv, st_msgs, 1);
-        if (srv->cfg.on_message)
-            srv->cfg.on_message(srv->cfg.ctx, c->id, 1, p, n);
-        return 0;
-    }
+    if (binary)
+        return deliver(srv, c, 1, p, n);
     int type;
     const char *data;
     size_t dlen;
@@ -397,10 +425,7 @@ static int on_packet(fio_ws_server *srv, ws_conn *c, int binary, const char *p, 
     }
     switch (type) {
     case EIO_MESSAGE:
-        BUMP(srv, st_msgs, 1);
-        if (srv->cfg.on_message)
-            srv->cfg.on_message(srv->cfg.ctx, c->id, 0, data, dlen);
-        return 0;
+        return deliver(srv, c, 0, data, dlen);
     case EIO_PONG:
         if (c->awaiting_pong) {
             c->awaiting_pong = 0;
@@ -493,6 +518,8 @@ static int on_established(fio_ws_server *srv, ws_conn *c)
         }
     }
     lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due, srv->cfg.ping_interval_ms * LWS_US_PER_MS);
+    if (srv->paused)
+        lws_rx_flow_control(c->wsi, 0);
     if (srv->cfg.on_open)
         srv->cfg.on_open(srv->cfg.ctx, c->id);
     if (srv->stopping) {
@@ -895,7 +922,7 @@ fail:
     return rc;
 }
 
-static int post_req(fio_ws_server *srv, uint32_t id, int close_it)
+static int post_req(fio_ws_server *srv, uint32_t id, int op)
 {
     int rc = 0;
     pthread_mutex_lock(&srv->mu);
@@ -911,15 +938,16 @@ static int post_req(fio_ws_server *srv, uint32_t id, int close_it)
         srv->reqs = r;
         srv->capreqs = cap;
     }
-    srv->reqs[srv->nreqs++] = (ws_req){id, close_it};
+    srv->reqs[srv->nreqs++] = (ws_req){id, op};
     signal_locked(srv);
 out:
     pthread_mutex_unlock(&srv->mu);
     return rc;
 }
 
-int fio_ws_wake(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, 0); }
-int fio_ws_close(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, 1); }
+int fio_ws_wake(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, REQ_WAKE); }
+int fio_ws_close(fio_ws_server *srv, uint32_t conn) { return post_req(srv, conn, REQ_CLOSE); }
+int fio_ws_resume_reading(fio_ws_server *srv) { return post_req(srv, 0, REQ_RESUME); }
 
 void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out)
 {

@@ -75,9 +75,13 @@ typedef enum fio_ws_reason {
 const char *fio_ws_reason_name(fio_ws_reason r);
 
 /* binary: 1 for a binary frame (data as received), 0 for an Engine.IO
- * MESSAGE text packet (data after the '4'). data is valid during the call. */
-typedef void (*fio_ws_message_fn)(void *ctx, uint32_t conn, int binary, const char *data,
-                                  size_t len);
+ * MESSAGE text packet (data after the '4'). data is valid during the call.
+ * Returns 0, 1 to pause reading on every connection until
+ * fio_ws_resume_reading (inbound back-pressure: the consumer is full; what
+ * lws already read is kept, not dropped), or -1 to close this connection
+ * ("transport error", e.g. the message could not be queued). */
+typedef int (*fio_ws_message_fn)(void *ctx, uint32_t conn, int binary, const char *data,
+                                 size_t len);
 /* The connection is open at Engine.IO level (OPEN packet queued). */
 typedef void (*fio_ws_open_fn)(void *ctx, uint32_t conn);
 typedef void (*fio_ws_close_fn)(void *ctx, uint32_t conn, fio_ws_reason reason);
@@ -128,6 +132,12 @@ int fio_ws_wake(fio_ws_server *srv, uint32_t conn);
 /* Closes conn (websocket status 1000, reason "server disconnect") once the
  * frames queued before the call have been written. Any thread. 0 / -1 oom. */
 int fio_ws_close(fio_ws_server *srv, uint32_t conn);
+
+/* Ends a pause asked for by on_message returning 1. Any thread; a resume
+ * always takes effect after the pause it answers, since the pause is applied
+ * on the service thread before on_message returns to it and the resume is
+ * taken from the request list later. 0 / -1 oom. */
+int fio_ws_resume_reading(fio_ws_server *srv);
 
 /* Counters for tests and measurements; any thread (relaxed reads). */
 typedef struct fio_ws_stats {

@@ -42,6 +42,7 @@
 #include "frame.h"
 #include "hub.h"
 #include "lws_server.h"
+#include "ws_inbox.h"
 
 #include "check.h"
 
@@ -65,7 +66,7 @@ typedef struct events {
 
 static events ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static void on_message(void *ctx, uint32_t conn, int binary, const char *data, size_t len)
+static int on_message(void *ctx, uint32_t conn, int binary, const char *data, size_t len)
 {
     events *e = ctx;
     pthread_mutex_lock(&e->mu);
@@ -79,6 +80,7 @@ static void on_message(void *ctx, uint32_t conn, int binary, const char *data, s
     }
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
+    return 0;
 }
 
 static void on_open(void *ctx, uint32_t conn)
@@ -996,6 +998,97 @@ static void test_adopt_before_start(void)
     close(c2);
 }
 
+
+/* The inbox link: OPEN, MESSAGE and CLOSE items, and back-pressure: with a
+ * bound of 4 messages, 12 sent at once arrive in batches of at most 4 (the
+ * server stops reading at the bound and resumes when the loop takes them). */
+static void take_all(fio_inbox *q, fio_inbox_batch *b)
+{
+    struct pollfd p = {fio_inbox_fd(q), POLLIN, 0};
+    memset(b, 0, sizeof *b);
+    if (poll(&p, 1, 3000) == 1)
+        fio_inbox_take(q, b);
+}
+
+static void free_batch(fio_inbox_batch *b)
+{
+    for (size_t i = 0; i < b->nitems; i++)
+        if (b->items[i].free_fn)
+            b->items[i].free_fn(b->items[i].payload);
+    free(b->items);
+    free(b->woken);
+    free(b->overflowed);
+}
+
+static void test_inbox_link(void)
+{
+    fio_ws_inbox_link link = {NULL, NULL};
+    fio_inbox *q = fio_inbox_new(4, fio_ws_inbox_resume, &link);
+    link.q = q;
+    fio_ws_config cfg = base_cfg();
+    fio_ws_inbox_config(&cfg, &link);
+    fio_hub *hub = fio_hub_new(100);
+    fixture f = {hub, fio_ws_server_new(hub, &cfg), -1, 0};
+    link.srv = f.srv;
+    CHECK(q && f.srv && fio_ws_server_start(f.srv) == 0, "setup");
+    f.lfd = listener(&f.port);
+    uint32_t conn;
+    int c = adopt_client(&f, NULL, NULL, 1, &conn, NULL);
+    CHECK(client_handshake(c, 1, NULL, 0) == 0, "handshake");
+    fio_inbox_batch b;
+    take_all(q, &b);
+    CHECK(b.nitems == 1 && b.items[0].kind == FIO_WS_ITEM_OPEN && b.items[0].token == conn,
+          "OPEN item");
+    free_batch(&b);
+
+    /* 12 messages in one write */
+    char wire[1024];
+    size_t wl = 0;
+    for (int i = 0; i < 12; i++) {
+        char m[8];
+        int n = snprintf(m, sizeof m, "4m%d", i);
+        wire[wl++] = (char)0x81;
+        wire[wl++] = (char)(0x80 | n);
+        memset(wire + wl, 0, 4);   /* zero mask */
+        wl += 4;
+        memcpy(wire + wl, m, (size_t)n);
+        wl += (size_t)n;
+    }
+    CHECK(send_all(c, wire, wl) == 0, "send 12");
+    int next = 0, batches = 0, max_batch = 0, in_order = 1;
+    while (next < 12 && batches < 50) {
+        take_all(q, &b);
+        batches++;
+        if (b.nitems == 0)
+            break;
+        max_batch = (int)b.nitems > max_batch ? (int)b.nitems : max_batch;
+        for (size_t i = 0; i < b.nitems; i++) {
+            fio_ws_inmsg *m = b.items[i].payload;
+            char want[8];
+            snprintf(want, sizeof want, "m%d", next);
+            if (b.items[i].kind != FIO_WS_ITEM_MESSAGE || b.items[i].token != conn ||
+                !b.items[i].bounded || m->binary || strcmp(m->data, want) != 0)
+                in_order = 0;
+            next++;
+        }
+        free_batch(&b);
+    }
+    CHECK(next == 12 && in_order, "12 messages in order (%d)", next);
+    CHECK(max_batch <= 4, "at most 4 messages per batch: %d", max_batch);
+    CHECK(batches >= 3, "paused and resumed: %d batches", batches);
+
+    CHECK(ws_send_text(c, "1") == 0, "client close");
+    take_all(q, &b);
+    CHECK(b.nitems == 1 && b.items[0].kind == FIO_WS_ITEM_CLOSE &&
+              (uint32_t)b.items[0].token == conn &&
+              (b.items[0].token >> 32) == FIO_WS_CLIENT_DISCONNECT,
+          "CLOSE item with its reason");
+    free_batch(&b);
+    close(c);
+    fixture_down(&f);
+    fio_inbox_free(q);
+}
+
 /* ------------------------------------------------------------ measurement */
 
 static double now_s(void)
@@ -1070,7 +1163,8 @@ static double cpu_s(void)
 
 /* Server memory per idle connection (process RSS growth over n adopted
  * connections: the test's client sockets cost no user memory) and the CPU
- * the process burns while they idle for 2 s. */
+ * the process burns while they idle for TRANSPORT_IDLE_S seconds (2). The
+ * clients do not answer pings: past ping interval + timeout (45 s) they go. */
 static void bench_idle(int n)
 {
     fixture f;
@@ -1089,8 +1183,12 @@ static void bench_idle(int n)
     }
     long after = rss_kb();
     double c0 = cpu_s(), t0 = now_s();
-    usleep(2000000);
+    const char *secs = getenv("TRANSPORT_IDLE_S");
+    int idle_s = secs && atoi(secs) > 0 ? atoi(secs) : 2;
+    for (int i = 0; i < idle_s; i++)
+        usleep(1000000);
     double cpu = cpu_s() - c0, wall = now_s() - t0;
+    CHECK(ev.ncloses == 0, "idle connections all still open: %zu closed", ev.ncloses);
     printf("idle %d connections (%d open): %.0f bytes RSS per connection, %.2f%% CPU idle\n",
            n, ok, (double)(after - before) * 1024.0 / n, 100.0 * cpu / wall);
     for (int i = 0; i < n; i++)
@@ -1114,6 +1212,7 @@ int main(void)
     test_shutdown_with_clients();
     test_many_connections();
     test_adopt_before_start();
+    test_inbox_link();
     const char *b = getenv("TRANSPORT_BENCH");
     if (b && atol(b) > 0) {
         bench(0, atol(b));

@@ -1,0 +1,55 @@
+/* Posting the native transport's events to a fio_inbox. See ws_inbox.h. */
+#include "ws_inbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void on_open(void *ctx, uint32_t conn)
+{
+    fio_ws_inbox_link *l = ctx;
+    fio_inbox_item it = {FIO_WS_ITEM_OPEN, 0, conn, NULL, NULL};
+    fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
+}
+
+static int on_message(void *ctx, uint32_t conn, int binary, const char *data, size_t len)
+{
+    fio_ws_inbox_link *l = ctx;
+    fio_ws_inmsg *m = malloc(sizeof *m + len + 1);
+    if (!m)
+        return -1;
+    m->binary = binary;
+    m->len = len;
+    if (len)
+        memcpy(m->data, data, len);
+    m->data[len] = '\0';
+    fio_inbox_item it = {FIO_WS_ITEM_MESSAGE, 1, conn, m, free};
+    int rc = fio_inbox_post(l->q, &it);
+    if (rc < 0) {
+        free(m);
+        return -1;
+    }
+    return rc;   /* 1: bound reached, pause reading */
+}
+
+static void on_close(void *ctx, uint32_t conn, fio_ws_reason reason)
+{
+    fio_ws_inbox_link *l = ctx;
+    fio_inbox_item it = {FIO_WS_ITEM_CLOSE, 0, (uint64_t)conn | (uint64_t)reason << 32, NULL,
+                         NULL};
+    fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
+}
+
+void fio_ws_inbox_config(fio_ws_config *cfg, fio_ws_inbox_link *link)
+{
+    cfg->on_open = on_open;
+    cfg->on_message = on_message;
+    cfg->on_close = on_close;
+    cfg->ctx = link;
+}
+
+void fio_ws_inbox_resume(void *ctx)
+{
+    fio_ws_inbox_link *l = ctx;
+    if (l->srv)
+        fio_ws_resume_reading(l->srv);   /* oom: stays paused until the next resume */
+}
