@@ -21,6 +21,8 @@ import httpx
 import pytest
 import websockets
 
+from tests.raw_ws import RawWS
+
 APP = "tests.apps.engineio_app:app"
 IMPLS = ["python-engineio", "fastsio"]
 REFERENCE = "python-engineio"
@@ -71,61 +73,14 @@ def open_sid(t, text):
     return sid
 
 
-class WS:
-    """A raw websocket connection logging into a transcript as `name`."""
+class WS(RawWS):
+    """A raw websocket connection at /engine.io/ (tests/raw_ws.py)."""
 
-    def __init__(self, t, name, ws):
-        self.t, self.name, self.ws = t, name, ws
-
-    @classmethod
-    async def open(cls, t, port, name="ws", query="", path=PATH):
-        url = f"ws://127.0.0.1:{port}{path}?EIO=4&transport=websocket{query}"
-        return cls(t, name, await websockets.connect(url))
-
-    async def send(self, frame):
-        self.t.add(self.name, "send", frame)
-        await self.ws.send(frame)
-
-    async def expect(self, n=1):
-        frames = []
-        for _ in range(n):
-            try:
-                f = await asyncio.wait_for(self.ws.recv(), T)
-            except asyncio.TimeoutError:
-                raise AssertionError(f"{self.name}: expected {n} frames, got {frames}\n"
-                                     f"transcript so far: {self.t}") from None
-            self.t.add(self.name, "recv", f)
-            frames.append(f)
-        return frames
+    path = PATH
 
     async def expect_open(self):
         (f,) = await self.expect(1)
         return open_sid(self.t, f)
-
-    async def quiet(self, seconds=0.3):
-        """Records anything arriving within `seconds` (expected: nothing)."""
-        try:
-            while True:
-                f = await asyncio.wait_for(self.ws.recv(), seconds)
-                self.t.add(self.name, "unexpected", f)
-        except asyncio.TimeoutError:
-            pass
-
-    async def until_closed(self, timeout=T, code=True):
-        """Records frames until the server closes, then the close code
-        (code=False: only that it closed)."""
-        try:
-            while True:
-                f = await asyncio.wait_for(self.ws.recv(), timeout)
-                self.t.add(self.name, "recv", f)
-        except websockets.ConnectionClosed:
-            rcvd = self.ws.protocol.close_rcvd
-            self.t.add(self.name, "closed", rcvd.code if rcvd and code else None)
-        except asyncio.TimeoutError:
-            self.t.add(self.name, f"still open after {timeout}s")
-
-    async def close(self):
-        await self.ws.close()
 
 
 class Polling:

@@ -25,7 +25,8 @@ import re
 
 import httpx
 import pytest
-import websockets
+
+from tests.raw_ws import RawWS
 
 APP = "tests.apps.basic:app"
 T = 5
@@ -59,60 +60,8 @@ def normalize(transcript):
     return out
 
 
-class WS:
-    """A raw websocket connection that logs into a transcript as `name`."""
-
-    def __init__(self, t, name, ws):
-        self.t, self.name, self.ws = t, name, ws
-
-    @classmethod
-    async def open(cls, t, port, name="ws", sid=None, path="/socket.io/"):
-        url = f"ws://127.0.0.1:{port}{path}?EIO=4&transport=websocket"
-        if sid:
-            url += f"&sid={sid}"
-        return cls(t, name, await websockets.connect(url))
-
-    async def send(self, frame):
-        self.t.add(self.name, "send", frame)
-        await self.ws.send(frame)
-
-    async def expect(self, n=1):
-        """Receives exactly n frames (failing after T seconds)."""
-        frames = []
-        for _ in range(n):
-            try:
-                f = await asyncio.wait_for(self.ws.recv(), T)
-            except asyncio.TimeoutError:
-                self.t.add(self.name, "timeout")
-                raise AssertionError(f"{self.name}: expected {n} frames, got {frames}\n"
-                                     f"transcript so far: {self.t}") from None
-            self.t.add(self.name, "recv", f)
-            frames.append(f)
-        return frames
-
-    async def quiet(self, seconds=0.3):
-        """Records anything that arrives in the next `seconds` (should be nothing)."""
-        try:
-            while True:
-                f = await asyncio.wait_for(self.ws.recv(), seconds)
-                self.t.add(self.name, "unexpected", f)
-        except asyncio.TimeoutError:
-            pass
-
-    async def until_closed(self, timeout=T):
-        """Records frames until the server closes, then the close code."""
-        try:
-            while True:
-                f = await asyncio.wait_for(self.ws.recv(), timeout)
-                self.t.add(self.name, "recv", f)
-        except websockets.ConnectionClosed:
-            rcvd = self.ws.protocol.close_rcvd   # None: no close frame received
-            self.t.add(self.name, "closed", rcvd.code if rcvd else None)
-        except asyncio.TimeoutError:
-            self.t.add(self.name, f"still open after {timeout}s")
-
-    async def close(self):
-        await self.ws.close()
+class WS(RawWS):
+    """A raw websocket connection at /socket.io/ (tests/raw_ws.py)."""
 
 
 async def http(t, client, method, url, label, body=None, headers=None):
@@ -466,7 +415,7 @@ async def polling_upgrade(server, t):
         await http(t, h, "GET", url, "get")
         pending = asyncio.ensure_future(h.get(url, timeout=T))
         await asyncio.sleep(0.2)
-        ws = await WS.open(t, server.port, sid=sid)
+        ws = await WS.open(t, server.port, query=f"&sid={sid}")
         await ws.send("2probe")
         await ws.expect(1)                                 # 3probe
         r = await pending                                  # ended by a NOOP
