@@ -20,7 +20,10 @@
  *
  * Usage: test_transport [corpus-dir] (not used). TRANSPORT_BENCH=N also
  * prints frames/s for N small frames queued at once to one connection,
- * batched and one per write; TRANSPORT_IDLE=N the server RSS per idle
+ * batched and one per write; TRANSPORT_BCAST=N (TRANSPORT_BCAST_FRAMES=M,
+ * 200; TRANSPORT_BCAST_LOCKSTEP=1: one broadcast at a time) deliveries/s
+ * of M broadcasts to N connections in one room;
+ * TRANSPORT_IDLE=N the server RSS per idle
  * connection and the idle CPU with N connections (figures only, nothing
  * asserted; build without sanitizers for meaningful figures). Runs under
  * ASan/UBSan from run.sh; a hang is turned into a failure by alarm(). */
@@ -35,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1064,7 +1068,7 @@ static void test_inbox_link(void)
         max_batch = (int)b.nitems > max_batch ? (int)b.nitems : max_batch;
         for (size_t i = 0; i < b.nitems; i++) {
             fio_ws_inmsg *m = b.items[i].payload;
-            char want[8];
+            char want[16];
             snprintf(want, sizeof want, "m%d", next);
             if (b.items[i].kind != FIO_WS_ITEM_MESSAGE || b.items[i].token != conn ||
                 !b.items[i].bounded || m->binary || strcmp(m->data, want) != 0)
@@ -1110,7 +1114,7 @@ static void bench(int frame_per_write, long n)
     int c = adopt_client(&f, NULL, NULL, 1, &conn, NULL);
     CHECK(client_handshake(c, 1, NULL, 0) == 0, "handshake");
     wait_count(&ev.nopens, 1, 3000);
-    static const char msg[] = "42[\"delta\",{\"content\":\"hello\"}]";   /* 33 bytes */
+    static const char msg[] = "42[\"delta\",{\"content\":\"hello\"}]";   /* 31 bytes */
     fio_frame *fr = fio_frame_new(msg, sizeof msg - 1, 0);
     fio_frame **all = malloc((size_t)n * sizeof *all);
     for (long i = 0; i < n; i++)
@@ -1199,6 +1203,115 @@ static void bench_idle(int n)
     fixture_down(&f);
 }
 
+static const char bc_msg[] = "42[\"delta\",{\"content\":\"hello\"}]";   /* 31 bytes */
+
+typedef struct bc_arg { fixture *f; long frames; uint32_t *ids; size_t nconn; } bc_arg;
+typedef struct bc_woken { uint32_t *ids; size_t n, cap; } bc_woken;
+
+static void bc_collect(void *ctx, uint32_t conn, int status)
+{
+    bc_woken *w = ctx;
+    (void)status;
+    if (w->n < w->cap)
+        w->ids[w->n++] = conn;
+}
+
+static void *bc_thread(void *arg)
+{
+    bc_arg *a = arg;
+    fio_str ns = {"/", 1}, room = {"r", 1};
+    bc_woken w = {malloc(a->nconn * sizeof(uint32_t)), 0, a->nconn};
+    for (long i = 0; i < a->frames; i++) {
+        fio_frame *fr = fio_frame_new(bc_msg, sizeof bc_msg - 1, 0);
+        w.n = 0;
+        fio_hub_broadcast(a->f->hub, ns, &room, 1, NULL, 0, &fr, 1, bc_collect, &w);
+        fio_frame_unref(fr);
+        for (size_t k = 0; k < w.n; k++)
+            fio_ws_wake(a->f->srv, w.ids[k]);
+    }
+    free(w.ids);
+    return NULL;
+}
+
+/* Deliveries/s of `frames` broadcasts, one frame each, to n connections in
+ * one room: a thread broadcasts through the hub as fast as it can and wakes
+ * the service thread (frames pile up and leave in large batches), or, with
+ * lockstep, the test thread sends the next broadcast only once the previous
+ * one reached every client (one frame per write: the worst case). The test
+ * thread reads every socket with epoll; client reading shares the machine,
+ * so these are floors for the server side. */
+static void bench_broadcast(int n, long frames, int lockstep)
+{
+    fixture f;
+    fixture_up(&f, base_cfg(), (size_t)frames + 16);
+    int *s = malloc((size_t)n * sizeof *s);
+    uint32_t *conn = malloc((size_t)n * sizeof *conn);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; i < n; i++) {
+        s[i] = adopt_client(&f, NULL, NULL, 1, &conn[i], NULL);
+        client_handshake(s[i], 1, NULL, 0);
+        char sid[16];
+        int k = snprintf(sid, sizeof sid, "s%d", i);
+        fio_hub_connect(f.hub, (fio_str){"/", 1}, (fio_str){sid, (size_t)k}, conn[i]);
+        fio_hub_enter(f.hub, (fio_str){"/", 1}, (fio_str){sid, (size_t)k}, (fio_str){"r", 1});
+        struct epoll_event e = {.events = EPOLLIN, .data.fd = s[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, s[i], &e);
+    }
+    fio_ws_stats before, after;
+    fio_ws_get_stats(f.srv, &before);
+    bc_arg a = {&f, frames, conn, (size_t)n};
+    double t0 = now_s(), c0 = cpu_s();
+    pthread_t th;
+    if (!lockstep)
+        pthread_create(&th, NULL, bc_thread, &a);
+    size_t per = (size_t)n * (2 + sizeof bc_msg - 1);
+    size_t want = per * (size_t)frames, got = 0;
+    static char buf[1 << 16];
+    struct epoll_event evs[256];
+    for (long step = 0; step < (lockstep ? frames : 1); step++) {
+        size_t until = lockstep ? per * (size_t)(step + 1) : want;
+        if (lockstep) {
+            a.frames = 1;
+            bc_thread(&a);
+        }
+        while (got < until) {
+            int k = epoll_wait(ep, evs, 256, 5000);
+            if (k <= 0)
+                break;
+            for (int i = 0; i < k; i++) {
+                ssize_t r = recv(evs[i].data.fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (r > 0)
+                    got += (size_t)r;
+            }
+        }
+    }
+    double dt = now_s() - t0, cpu = cpu_s() - c0;
+    if (!lockstep)
+        pthread_join(th, NULL);
+    fio_ws_get_stats(f.srv, &after);
+    printf("broadcast%s: %ld frames to %d connections: %.0f deliveries/s, %.2f frames per write, "
+           "process CPU %.2f us per delivery (clients included)\n",
+           lockstep ? " (lockstep)" : "", frames, n, (double)n * (double)frames / dt,
+           (double)(after.frames_out - before.frames_out) /
+               (double)(after.writes - before.writes ? after.writes - before.writes : 1),
+           cpu * 1e6 / ((double)n * (double)frames));
+    CHECK(got == want, "broadcast bytes %zu/%zu", got, want);
+    if (got != want && getenv("TRANSPORT_VERBOSE")) {
+        size_t stuck = 0, qtot = 0;
+        for (int i = 0; i < n; i++) {
+            long q = fio_hub_queued(f.hub, conn[i]);
+            if (q > 0) { stuck++; qtot += (size_t)q; }
+        }
+        fprintf(stderr, "%zu connections with frames still queued (%zu frames)\n", stuck, qtot);
+    }
+    for (int i = 0; i < n; i++)
+        close(s[i]);
+    close(ep);
+    free(s);
+    free(conn);
+    fixture_down(&f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1218,6 +1331,11 @@ int main(void)
         bench(0, atol(b));
         bench(1, atol(b));
     }
+    const char *bc = getenv("TRANSPORT_BCAST");
+    if (bc && atoi(bc) > 0)
+        bench_broadcast(atoi(bc),
+                        getenv("TRANSPORT_BCAST_FRAMES") ? atol(getenv("TRANSPORT_BCAST_FRAMES")) : 200,
+                        getenv("TRANSPORT_BCAST_LOCKSTEP") != NULL);
     const char *idle_n = getenv("TRANSPORT_IDLE");
     if (idle_n && atoi(idle_n) > 0)
         bench_idle(atoi(idle_n));
