@@ -340,6 +340,8 @@ static void set_paused(fio_ws_server *srv, int paused)
     if (srv->paused == paused)
         return;
     srv->paused = paused;
+    /* lws_rx_flow_control only changes poll events here (buffered input is
+     * served later from the service loop): no callback runs during the walk. */
     for (ws_conn *c = srv->conns; c; c = c->next)
         if (c->wsi && c->established)
             lws_rx_flow_control(c->wsi, (paused ? 0 : 1) | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
