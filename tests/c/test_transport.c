@@ -14,7 +14,8 @@
  * client that stops reading until its hub queue overflows; fio_ws_close
  * after the queued frames; shutdown with clients connected, one of them
  * jammed; 200 connections in a room with two threads broadcasting; a 6 KB
- * request head; adoptions made before the thread starts. Every case
+ * request head; adoptions made before the thread starts; the inbox link
+ * with back-pressure; frame headers at the length boundaries. Every case
  * checks that on_close came once with the right reason and the hub
  * connection is gone.
  *
@@ -47,6 +48,7 @@
 #include "hub.h"
 #include "lws_server.h"
 #include "ws_inbox.h"
+#include "wsframe.h"
 
 #include "check.h"
 
@@ -1093,6 +1095,40 @@ static void test_inbox_link(void)
     fio_inbox_free(q);
 }
 
+
+/* Frame headers at the length boundaries of RFC 6455 5.2, and a 300-byte
+ * frame (16-bit length) through the server. */
+static void test_frame_headers(void)
+{
+    unsigned char h[FIO_WS_MAX_HEADER];
+    CHECK(fio_ws_frame_header(h, 0, 125) == 2 && h[0] == 0x81 && h[1] == 125, "125");
+    CHECK(fio_ws_frame_header(h, 1, 126) == 4 && h[0] == 0x82 && h[1] == 126 && h[2] == 0 &&
+              h[3] == 126, "126");
+    CHECK(fio_ws_frame_header(h, 0, 65535) == 4 && h[1] == 126 && h[2] == 0xff && h[3] == 0xff,
+          "65535");
+    CHECK(fio_ws_frame_header(h, 0, 65536) == 10 && h[1] == 127 && h[2] == 0 && h[7] == 1 &&
+              h[8] == 0 && h[9] == 0, "65536");
+
+    fixture f;
+    fixture_up(&f, base_cfg(), 100);
+    uint32_t conn;
+    int c = adopt_client(&f, NULL, NULL, 1, &conn, NULL);
+    CHECK(client_handshake(c, 1, NULL, 0) == 0, "handshake");
+    char text[301];
+    text[0] = '4';
+    for (int i = 1; i < 300; i++)
+        text[i] = (char)('a' + i % 26);
+    text[300] = '\0';
+    const char *t = text;
+    push_text(&f, conn, &t, 1);
+    char *p = ws_recv_text(c);
+    CHECK(p && strcmp(p, text) == 0, "300-byte frame");
+    free(p);
+    close(c);
+    CHECK(close_reason_of(conn, 3000) == FIO_WS_TRANSPORT_CLOSE, "closed");
+    fixture_down(&f);
+}
+
 /* ------------------------------------------------------------ measurement */
 
 static double now_s(void)
@@ -1335,6 +1371,7 @@ int main(void)
     test_many_connections();
     test_adopt_before_start();
     test_inbox_link();
+    test_frame_headers();
     const char *b = getenv("TRANSPORT_BENCH");
     if (b && atol(b) > 0) {
         bench(0, atol(b));
