@@ -185,3 +185,13 @@ size_t fio_inbox_take(fio_inbox *q, fio_inbox_batch *out)
         q->resume(q->resume_ctx);
     return out->nitems + out->nwoken + out->noverflowed;
 }
+
+void fio_inbox_batch_free(fio_inbox_batch *b)
+{
+    for (size_t i = 0; i < b->nitems; i++)
+        if (b->items[i].free_fn)
+            b->items[i].free_fn(b->items[i].payload);
+    free(b->items);
+    free(b->woken);
+    free(b->overflowed);
+}

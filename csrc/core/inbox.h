@@ -69,5 +69,8 @@ typedef struct fio_inbox_batch {
     size_t noverflowed;
 } fio_inbox_batch;
 size_t fio_inbox_take(fio_inbox *q, fio_inbox_batch *out);
+/* Frees a taken batch whole: every payload with its free_fn, then the arrays.
+ * For a consumer that keeps nothing of it. */
+void fio_inbox_batch_free(fio_inbox_batch *b);
 
 #endif

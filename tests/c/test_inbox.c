@@ -27,16 +27,6 @@ static int readable(fio_inbox *q)
     return n == 1 && (p.revents & POLLIN);
 }
 
-static void free_batch(fio_inbox_batch *b)
-{
-    for (size_t i = 0; i < b->nitems; i++)
-        if (b->items[i].free_fn)
-            b->items[i].free_fn(b->items[i].payload);
-    free(b->items);
-    free(b->woken);
-    free(b->overflowed);
-}
-
 static fio_inbox_item item(int kind, int bounded, uint64_t token)
 {
     return (fio_inbox_item){kind, bounded, token, NULL, NULL};
@@ -73,7 +63,7 @@ static void test_signal_and_batches(void)
     fio_inbox_batch b;
     CHECK(fio_inbox_take(q, &b) == 0 && b.nitems == 0 && b.nwoken == 0 &&
               b.noverflowed == 0, "empty take");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(!readable(q), "still not readable");
 
     fio_inbox_item it = item(1, 0, 11);
@@ -92,14 +82,14 @@ static void test_signal_and_batches(void)
               b.items[1].kind == 2 && b.items[1].token == 22, "items in order");
     CHECK(b.nwoken == 3 && b.woken[0] == 7 && b.woken[1] == 8 && b.woken[2] == 9, "woken");
     CHECK(b.noverflowed == 1 && b.overflowed[0] == 5, "overflowed");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(!readable(q), "not readable after take");
 
     /* ids alone wake the consumer too */
     CHECK(fio_inbox_post_conns(q, o, 1, 1) == 0, "overflowed id");
     CHECK(readable(q), "readable after ids");
     CHECK(fio_inbox_take(q, &b) == 1 && b.noverflowed == 1, "take id");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(!readable(q), "not readable");
 
     /* many items in one batch (the arrays grow) */
@@ -117,7 +107,7 @@ static void test_signal_and_batches(void)
     for (size_t i = 0; i < b.nitems; i++)
         order &= b.items[i].token == i;
     CHECK(order, "1000 items in order");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     fio_inbox_free(q);
 }
 
@@ -143,16 +133,16 @@ static void test_bound(void)
 
     fio_inbox_batch b;
     CHECK(fio_inbox_take(q, &b) == 8, "take all");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(r.calls == 1, "resume once, got %d", r.calls);
     CHECK(fio_inbox_take(q, &b) == 0, "empty take");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(r.calls == 1, "no resume without a pause");
 
     /* Below the bound a take does not resume. */
     CHECK(fio_inbox_post(q, &b1) == 0 && fio_inbox_post(q, &b1) == 0, "2 bounded");
     CHECK(fio_inbox_take(q, &b) == 2 && r.calls == 1, "take without resume");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
 
     /* Resume runs without the lock: it may post. */
     r.post_from_resume = 1;
@@ -160,10 +150,10 @@ static void test_bound(void)
         CHECK(fio_inbox_post(q, &b1) == 0, "bounded");
     CHECK(fio_inbox_post(q, &b1) == 1, "bound again");
     CHECK(fio_inbox_take(q, &b) == 4 && r.calls == 2, "resume after the second pause");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(readable(q), "resume's post is pending and signalled");
     CHECK(fio_inbox_take(q, &b) == 1 && b.nwoken == 1 && b.woken[0] == 999, "resume's id");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     CHECK(!readable(q), "drained");
     fio_inbox_free(q);
 
@@ -175,7 +165,7 @@ static void test_bound(void)
         return;
     CHECK(fio_inbox_post(q, &b1) == 1 && fio_inbox_post(q, &b1) == 1, "bound 1");
     CHECK(fio_inbox_take(q, &b) == 2 && r.calls == 1, "resume");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     fio_inbox_free(q);
 }
 
@@ -334,7 +324,7 @@ static void consume_batch(consumer_state *c, fio_inbox_batch *b, size_t n)
         c->max_bounded = bounded;
     if (n != b->nitems + b->nwoken + b->noverflowed)
         c->signal_errors++;
-    free_batch(b);
+    fio_inbox_batch_free(b);
     c->batches++;
     /* Readable now means something was posted since: the next take gets it. */
     c->expect_nonempty = readable(c->s->q);
@@ -403,7 +393,7 @@ static void test_threads(void)
     CHECK(!readable(s.q), "not readable at the end");
     fio_inbox_batch b;
     CHECK(fio_inbox_take(s.q, &b) == 0, "nothing left");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
 
     long items = NPROD * (long)(PER_PROD - PER_PROD / 5), ids = NPROD * (long)(PER_PROD / 5);
     CHECK(atomic_load(&s.post_failures) == 0, "%d posts failed", atomic_load(&s.post_failures));

@@ -1016,16 +1016,6 @@ static void take_all(fio_inbox *q, fio_inbox_batch *b)
         fio_inbox_take(q, b);
 }
 
-static void free_batch(fio_inbox_batch *b)
-{
-    for (size_t i = 0; i < b->nitems; i++)
-        if (b->items[i].free_fn)
-            b->items[i].free_fn(b->items[i].payload);
-    free(b->items);
-    free(b->woken);
-    free(b->overflowed);
-}
-
 static void test_inbox_link(void)
 {
     fio_ws_inbox_link link = {NULL, NULL};
@@ -1045,7 +1035,7 @@ static void test_inbox_link(void)
     take_all(q, &b);
     CHECK(b.nitems == 1 && b.items[0].kind == FIO_WS_ITEM_OPEN && b.items[0].token == conn,
           "OPEN item");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
 
     /* 12 messages in one write */
     char wire[1024];
@@ -1077,7 +1067,7 @@ static void test_inbox_link(void)
                 in_order = 0;
             next++;
         }
-        free_batch(&b);
+        fio_inbox_batch_free(&b);
     }
     CHECK(next == 12 && in_order, "12 messages in order (%d)", next);
     CHECK(max_batch <= 4, "at most 4 messages per batch: %d", max_batch);
@@ -1089,7 +1079,7 @@ static void test_inbox_link(void)
               (uint32_t)b.items[0].token == conn &&
               (b.items[0].token >> 32) == FIO_WS_CLIENT_DISCONNECT,
           "CLOSE item with its reason");
-    free_batch(&b);
+    fio_inbox_batch_free(&b);
     close(c);
     fixture_down(&f);
     fio_inbox_free(q);
