@@ -26,7 +26,7 @@ fz=$root/tests/fuzz
 cc=${FASTSIO_FUZZ_CC:-clang}
 jobs=2
 
-targets=(base64 eio payload sio jsonscan envelope merge)
+targets=(base64 eio payload sio jsonscan envelope merge transport)
 declare -A srcs=(
     [base64]="core/buf.c core/base64.c"
     [eio]="core/buf.c core/base64.c core/eio.c core/frame.c core/jsonscan.c"
@@ -35,10 +35,16 @@ declare -A srcs=(
     [jsonscan]="core/buf.c core/jsonscan.c"
     [envelope]="core/buf.c core/jsonscan.c core/sio.c redis/envelope.c"
     [merge]="core/buf.c core/jsonscan.c merge/merge.c"
+    [transport]="core/buf.c core/base64.c core/eio.c core/frame.c core/hub.c core/jsonscan.c
+                 core/strmap.c transport/deflate.c transport/lws_loop.c transport/lws_server.c
+                 transport/wsframe.c"
 )
+# Targets that need more than the C core: their extra flags and libraries.
+declare -A xflags=([transport]="-I$root/csrc/transport $(pkg-config --cflags libwebsockets zlib 2>/dev/null || true)")
+declare -A xlibs=([transport]="$(pkg-config --libs libwebsockets zlib 2>/dev/null || true) -lpthread")
 # Longest input the fuzzer makes per target (the replay has no limit).
 declare -A maxlen=([base64]=4096 [eio]=1024 [payload]=4096 [sio]=512 [jsonscan]=4096
-                   [envelope]=4096 [merge]=8192)
+                   [envelope]=4096 [merge]=8192 [transport]=12288)
 declare -A dict=([sio]=json [jsonscan]=json [envelope]=json [merge]=json [eio]=json
                  [payload]=json)
 
@@ -81,8 +87,9 @@ wait_all() {
 build() {
     local t=$1 files=()
     for s in ${srcs[$t]}; do files+=("$root/csrc/$s"); done
-    if "$cc" "${cflags[@]}" -o "$out/bin/fuzz_$t" "$fz/fuzz_$t.c" "${files[@]}" \
-        >"$out/logs/$t.build.log" 2>&1; then
+    # shellcheck disable=SC2086  # the extra flags are word lists
+    if "$cc" "${cflags[@]}" ${xflags[$t]:-} -o "$out/bin/fuzz_$t" "$fz/fuzz_$t.c" "${files[@]}" \
+        ${xlibs[$t]:-} >"$out/logs/$t.build.log" 2>&1; then
         echo 0 >"$out/logs/$t.build.rc"
     else
         echo 1 >"$out/logs/$t.build.rc"

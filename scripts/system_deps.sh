@@ -4,7 +4,7 @@
 # tests start their own on free ports), node and npm, clang with libFuzzer.
 # Sourced by scripts/demo.sh and scripts/test.sh.
 need_apt=()
-for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev; do
+for pc in libwebsockets:libwebsockets-dev hiredis:libhiredis-dev jansson:libjansson-dev zlib:zlib1g-dev; do
     pkg-config --exists "${pc%%:*}" 2>/dev/null || need_apt+=("${pc##*:}")
 done
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)

@@ -11,6 +11,7 @@ fio_frame *fio_frame_new(const void *data, size_t len, int binary)
     if (!f)
         return NULL;
     atomic_init(&f->refs, 1);
+    atomic_init(&f->z, NULL);
     f->binary = binary ? 1 : 0;
     f->len = len;
     if (len)
@@ -27,6 +28,7 @@ fio_frame *fio_frame_text(int eio_type, const char *payload, size_t len)
     if (!f)
         return NULL;
     atomic_init(&f->refs, 1);
+    atomic_init(&f->z, NULL);
     f->binary = 0;
     f->len = len + 1;
     f->data[0] = (char)('0' + eio_type);
@@ -43,6 +45,23 @@ void fio_frame_ref(fio_frame *f)
 
 void fio_frame_unref(fio_frame *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        free(atomic_load_explicit(&f->z, memory_order_acquire));
         free(f);
+    }
+}
+
+const fio_frame_z *fio_frame_z_get(fio_frame *f)
+{
+    return atomic_load_explicit(&f->z, memory_order_acquire);
+}
+
+const fio_frame_z *fio_frame_z_publish(fio_frame *f, fio_frame_z *z)
+{
+    fio_frame_z *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&f->z, &expected, z, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return z;
+    free(z);
+    return expected;
 }

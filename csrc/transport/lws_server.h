@@ -14,8 +14,9 @@
  *
  * Ownership: the server borrows the hub, which must outlive it. Every
  * connection the server accepts (fio_ws_adopt returned FIO_OK) is a hub
- * connection opened by fio_ws_adopt and closed by the server: on_close is
- * called exactly once for it, after fio_hub_conn_close, with the reason,
+ * connection opened by fio_ws_adopt and closed by the server (except with
+ * fio_ws_adopt_conn, below): on_close is called exactly once for it, after
+ * fio_hub_conn_close, with the reason,
  * whatever happens (handshake refused, client gone, server stopped), as soon
  * as the server decides that the connection ends (a closing handshake may
  * still be in flight; nothing more is read or written for it). The fd
@@ -28,9 +29,12 @@
  * no PONG came within ping_timeout_ms, answers "2probe" with "3probe",
  * ignores UPGRADE and NOOP, closes on a client CLOSE ("client disconnect"),
  * and hands complete MESSAGE payloads (text without the type digit, binary
- * frames as they are) to on_message. A message longer than max_payload bytes
- * closes the connection (websocket status 1009, "transport error"); so does
- * any other packet type or a non-UTF-8 text frame (lws validates).
+ * frames as they are) to on_message. A message longer than max_payload (bytes
+ * for binary, characters with the type digit for text) closes the connection
+ * (websocket status 1009, "transport close", the reason python-engineio gives
+ * it); a text message that is not whole UTF-8 closes it with status 1007
+ * and "transport close" (checked here per message, not by lws); any other
+ * packet type closes it with "transport error".
  *
  * Outbound and the queue policy: frames come only from the connection's hub
  * queue, bounded by the hub (frames and bytes). Whoever pushes to it calls
@@ -49,6 +53,16 @@
  * Shutdown: fio_ws_server_stop_and_free closes every connection with status
  * 1001 ("server shutdown") where the socket is writable within
  * close_grace_ms, kills the rest, frees everything and joins the thread.
+ *
+ * permessage-deflate (compress_threshold > 0; docs/native-deflate.md): an
+ * offer is accepted unless it limits server_max_window_bits, and always
+ * answered "permessage-deflate; server_no_context_takeover;
+ * client_no_context_takeover". lws inflates what comes in. Outbound frames
+ * of at least compress_threshold bytes leave compressed (RSV1) where
+ * compression makes them smaller, each compressed once whatever the number
+ * of connections it is queued for (csrc/transport/deflate.h); smaller ones,
+ * and control frames, leave as they are. With frame_per_write, lws
+ * compresses every frame itself instead (no threshold).
  *
  * Known lws 4.1 laxness, left as is: unmasked client frames are accepted
  * (RFC 6455 says close). No Python here. */
@@ -85,6 +99,37 @@ typedef int (*fio_ws_message_fn)(void *ctx, uint32_t conn, int binary, const cha
 /* The connection is open at Engine.IO level (OPEN packet queued). */
 typedef void (*fio_ws_open_fn)(void *ctx, uint32_t conn);
 typedef void (*fio_ws_close_fn)(void *ctx, uint32_t conn, fio_ws_reason reason);
+/* An upgrade from polling (fio_ws_adopt_conn with upgrade=1) went a step on:
+ * FIO_WS_PROBED ("3probe" queued: the owner ends the pending poll with NOOP)
+ * or FIO_WS_UPGRADED (the client's UPGRADE: the queue is drained here from
+ * now on, pings start). A connection that ends before UPGRADED was a failed
+ * upgrade: on_close tells it as for any other. */
+enum { FIO_WS_PROBED = 0, FIO_WS_UPGRADED = 1 };
+typedef void (*fio_ws_upgrade_fn)(void *ctx, uint32_t conn, int stage);
+
+/* Event loop of the service thread (docs/native-event-loop.md has the
+ * measurements behind the default). POLL: lws's own poll() loop, the only
+ * one that meets every contract of this header. UV / EV: libuv / libev
+ * through lws 4.1's evlib plugins (libwebsockets-evlib_uv.so / _ev.so), as a
+ * loop the server creates and runs on the service thread (so lws installs no
+ * signal handlers), for measurements only; with lws 4.1.6 they break
+ * contracts above. EV: an lws timer scheduled sooner than the one libev has
+ * armed fires only at the armed time (pings and ping timeouts late, the
+ * shutdown grace period up to a ping interval). UV: the lws context is not
+ * freed at stop (about 40 KB each time) and closing handshakes (1000, 1001)
+ * are not sent. */
+typedef enum fio_ws_loop {
+    FIO_WS_LOOP_DEFAULT = 0,   /* the measured choice: FIO_WS_LOOP_POLL */
+    FIO_WS_LOOP_POLL,
+    FIO_WS_LOOP_UV,
+    FIO_WS_LOOP_EV
+} fio_ws_loop;
+
+/* "poll", "uv", "ev" or "default" (the FASTSIO_LWS_LOOP values, which the
+ * benchmark harness and the binding read; the server reads no environment)
+ * -> *out. 0, or -1 for any other name or NULL. */
+int fio_ws_loop_parse(const char *name, fio_ws_loop *out);
+const char *fio_ws_loop_name(fio_ws_loop loop);
 
 typedef struct fio_ws_config {
     long long ping_interval_ms;   /* <= 0: 25000 */
@@ -97,14 +142,24 @@ typedef struct fio_ws_config {
     int frame_per_write;          /* 1: one lws_write(TEXT/BINARY) per frame and per
                                      writable callback (the lws-canonical way; for
                                      measurements), 0: batches */
+    size_t compress_threshold;    /* permessage-deflate: 0 off (never negotiated);
+                                     else frames of at least this many bytes are
+                                     compressed (FIO_DEFLATE_THRESHOLD_DEFAULT, 1024,
+                                     is python-engineio's compression_threshold) */
+    int compress_per_connection;  /* 1: compress a broadcast frame again for each
+                                     connection (for measurements), 0: once */
+    fio_ws_loop event_loop;       /* see Event loop above; 0: FIO_WS_LOOP_DEFAULT */
     fio_ws_message_fn on_message; /* may be NULL */
     fio_ws_open_fn on_open;       /* may be NULL */
     fio_ws_close_fn on_close;     /* may be NULL */
+    fio_ws_upgrade_fn on_upgrade; /* may be NULL */
     void *ctx;
 } fio_ws_config;
 
-/* Creates the lws context (no listening socket) and its vhost. The thread is
- * not started. NULL on failure (errno set where known). */
+/* Creates the lws context (no listening socket) and its vhost, on the loop
+ * cfg->event_loop names. The thread is not started. NULL on failure (errno
+ * set where known: ENOENT when the loop's library or lws plugin is missing,
+ * EINVAL for a bad config). */
 fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg);
 /* Starts the service thread. 0, or -1 (errno set). At most once. */
 int fio_ws_server_start(fio_ws_server *srv);
@@ -126,6 +181,21 @@ void fio_ws_server_stop_and_free(fio_ws_server *srv);
 int fio_ws_adopt(fio_ws_server *srv, int fd, const char *readbuf, size_t len, const char *sid,
                  size_t sidlen, int send_open, uint32_t *out_conn);
 
+/* As fio_ws_adopt, for a hub connection conn that the caller opened with sid
+ * and keeps: the server drains and wakes it like its own but never closes it
+ * (the caller does, after on_close or after a failed adoption), so the
+ * caller can still read its rooms when told the connection ended. For an
+ * Engine.IO session created before its socket is handed over (the
+ * application accepted it first). Frames already queued on conn are written
+ * once the websocket handshake is done. On failure the fd is closed and
+ * there is no on_close.
+ * upgrade=1: the websocket upgrades a polling session, whose transport keeps
+ * draining conn until the upgrade is done (on_upgrade): before that only the
+ * probe is answered, no pings are sent, wakes are ignored, a close needs no
+ * drain, and any packet other than "2probe" then UPGRADE ends the attempt. */
+int fio_ws_adopt_conn(fio_ws_server *srv, int fd, const char *readbuf, size_t len,
+                      const char *sid, size_t sidlen, uint32_t conn, int upgrade);
+
 /* The hub queue of conn went from empty to non-empty, or overflowed. Any
  * thread. Unknown or already closed ids are ignored. 0, or -1 oom. */
 int fio_ws_wake(fio_ws_server *srv, uint32_t conn);
@@ -142,6 +212,7 @@ int fio_ws_resume_reading(fio_ws_server *srv);
 /* Counters for tests and measurements; any thread (relaxed reads). */
 typedef struct fio_ws_stats {
     uint64_t adopted, open, closed, writes, frames_out, bytes_out, messages_in;
+    uint64_t deflated;   /* messages compressed (a frame served from its cache: not counted) */
 } fio_ws_stats;
 void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out);
 

@@ -39,8 +39,17 @@ static void on_close(void *ctx, uint32_t conn, fio_ws_reason reason)
     fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
 }
 
+static void on_upgrade(void *ctx, uint32_t conn, int stage)
+{
+    fio_ws_inbox_link *l = ctx;
+    fio_inbox_item it = {stage == FIO_WS_UPGRADED ? FIO_WS_ITEM_UPGRADED : FIO_WS_ITEM_PROBED,
+                         0, conn, NULL, NULL};
+    fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
+}
+
 void fio_ws_inbox_config(fio_ws_config *cfg, fio_ws_inbox_link *link)
 {
+    cfg->on_upgrade = on_upgrade;
     cfg->on_open = on_open;
     cfg->on_message = on_message;
     cfg->on_close = on_close;

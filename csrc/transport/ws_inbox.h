@@ -8,8 +8,12 @@
  *                        with free(), as the item's free_fn does), bounded;
  *   FIO_WS_ITEM_CLOSE    token = conn id | (uint64_t)fio_ws_reason << 32, no
  *                        payload, not bounded. The hub connection is already
- *                        closed when it is posted; it is the last item of its
- *                        connection.
+ *                        closed when it is posted (unless it was adopted with
+ *                        fio_ws_adopt_conn: then its owner closes it); it is
+ *                        the last item of its connection.
+ *   FIO_WS_ITEM_PROBED, FIO_WS_ITEM_UPGRADED  token = conn id, no payload, not
+ *                        bounded: the steps of an upgrade from polling
+ *                        (fio_ws_upgrade_fn).
  * Back-pressure: when the inbox reaches its bound, on_message answers 1 and
  * the server stops reading every connection; the inbox's resume callback
  * (fio_ws_inbox_resume, on the consumer thread) asks it to read again. The
@@ -27,7 +31,10 @@
 #include "inbox.h"
 #include "lws_server.h"
 
-enum { FIO_WS_ITEM_OPEN = 0x7701, FIO_WS_ITEM_MESSAGE, FIO_WS_ITEM_CLOSE };
+enum {
+    FIO_WS_ITEM_OPEN = 0x7701, FIO_WS_ITEM_MESSAGE, FIO_WS_ITEM_CLOSE,
+    FIO_WS_ITEM_PROBED, FIO_WS_ITEM_UPGRADED
+};
 
 typedef struct fio_ws_inmsg {
     int binary;        /* 1: binary frame; 0: MESSAGE text after the '4' */
@@ -43,7 +50,7 @@ typedef struct fio_ws_inbox_link {
     fio_ws_server *srv;
 } fio_ws_inbox_link;
 
-/* Points cfg's on_open, on_message, on_close and ctx at the link. */
+/* Points cfg's on_open, on_message, on_close, on_upgrade and ctx at the link. */
 void fio_ws_inbox_config(fio_ws_config *cfg, fio_ws_inbox_link *link);
 /* The inbox's resume callback; ctx is the link (fio_inbox_new(max,
  * fio_ws_inbox_resume, &link)). */

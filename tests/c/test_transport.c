@@ -19,7 +19,8 @@
  * checks that on_close came once with the right reason and the hub
  * connection is gone.
  *
- * Usage: test_transport [corpus-dir] (not used). TRANSPORT_BENCH=N also
+ * Usage: test_transport [corpus-dir] (not used). TRANSPORT_LOOP=poll|uv|ev
+ * picks the server's event loop (default: the server's). TRANSPORT_BENCH=N also
  * prints frames/s for N small frames queued at once to one connection,
  * batched and one per write; TRANSPORT_BCAST=N (TRANSPORT_BCAST_FRAMES=M,
  * 200; TRANSPORT_BCAST_LOCKSTEP=1: one broadcast at a time) deliveries/s
@@ -34,6 +35,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +53,7 @@
 #include "wsframe.h"
 
 #include "check.h"
+#include "sock_util.h"
 
 /* ------------------------------------------------------------ what the server reported */
 
@@ -213,51 +216,8 @@ static int connect_to(int port)
     return s;
 }
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
-static int recv_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = recv(fd, c, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
 
-/* Reads up to and including "\r\n\r\n" one byte at a time, so that nothing
- * after the head is consumed. Returns its length, or -1. */
-static int read_head(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    while (n + 1 < cap) {
-        if (recv_all(fd, buf + n, 1) < 0)
-            return -1;
-        n++;
-        buf[n] = '\0';
-        if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
-            return (int)n;
-    }
-    return -1;
-}
 
 static const char *upgrade_req =
     "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
@@ -271,32 +231,7 @@ static const char *upgrade_req =
 
 static int ws_send(int fd, int opcode, const void *payload, size_t len)
 {
-    unsigned char h[14];
-    size_t hl = 0;
-    h[hl++] = (unsigned char)(0x80 | opcode);
-    if (len < 126) {
-        h[hl++] = (unsigned char)(0x80 | len);
-    } else if (len <= 0xffff) {
-        h[hl++] = 0x80 | 126;
-        h[hl++] = (unsigned char)(len >> 8);
-        h[hl++] = (unsigned char)len;
-    } else {
-        h[hl++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--)
-            h[hl++] = (unsigned char)((uint64_t)len >> (8 * i));
-    }
-    unsigned char mask[4] = {0x12, 0x34, (unsigned char)rand(), (unsigned char)rand()};
-    memcpy(h + hl, mask, 4);
-    hl += 4;
-    unsigned char *m = malloc(len + hl);
-    if (!m)
-        return -1;
-    memcpy(m, h, hl);
-    for (size_t i = 0; i < len; i++)
-        m[hl + i] = ((const unsigned char *)payload)[i] ^ mask[i & 3];
-    int rc = send_all(fd, m, hl + len);
-    free(m);
-    return rc;
+    return ws_send_frame(fd, 1, 0, opcode, payload, len);
 }
 
 static int ws_send_text(int fd, const char *s) { return ws_send(fd, 1, s, strlen(s)); }
@@ -473,10 +408,15 @@ static void push_text(fixture *f, uint32_t conn, const char *const *texts, size_
 
 /* ------------------------------------------------------------ cases */
 
+/* The event loop every fixture uses: TRANSPORT_LOOP=poll|uv|ev (run.sh runs
+ * the test once per loop the server keeps), else the server's default. */
+static fio_ws_loop test_loop;
+
 static fio_ws_config base_cfg(void)
 {
     fio_ws_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    cfg.event_loop = test_loop;
     cfg.ping_interval_ms = 25000;
     cfg.ping_timeout_ms = 20000;
     cfg.close_grace_ms = 300;
@@ -687,20 +627,38 @@ static void test_bad_clients(void)
     CHECK(close_reason_of(c2, 3000) == FIO_WS_HANDSHAKE_FAILED, "garbage: handshake failed");
     close(s2);
 
-    /* oversized message: max_payload + 1 bytes of payload */
+    /* oversized message: a frame of max_payload + 1 bytes, type digit included */
     uint32_t c3;
     int s3 = adopt_client(&f, NULL, NULL, 1, &c3, NULL);
     CHECK(client_handshake(s3, 1, NULL, 0) == 0, "handshake");
     char *big = malloc(1002);
     memset(big, 'y', 1002);
     big[0] = '4';
-    CHECK(ws_send(s3, 1, big, 1001) == 0, "send max_payload");   /* '4' + 1000: fits */
-    CHECK(wait_count(&ev.nmsgs, 1, 3000) && ev.msgs[0].len == 1000, "max_payload accepted");
-    CHECK(ws_send(s3, 1, big, 1002) == 0, "send max_payload + 1");
-    CHECK(close_reason_of(c3, 3000) == FIO_WS_TRANSPORT_ERROR, "oversized: transport error");
+    CHECK(ws_send(s3, 1, big, 1000) == 0, "send max_payload");   /* '4' + 999: fits */
+    CHECK(wait_count(&ev.nmsgs, 1, 3000) && ev.msgs[0].len == 999, "max_payload accepted");
+    CHECK(ws_send(s3, 1, big, 1001) == 0, "send max_payload + 1");
+    CHECK(close_reason_of(c3, 3000) == FIO_WS_TRANSPORT_CLOSE, "oversized: transport close");
     CHECK(ws_closed(s3, &st) && st == 1009, "status 1009: %d", st);
     free(big);
     close(s3);
+
+    /* text is bounded in characters: '4' + 999 two-byte characters fit, + 1000 do not */
+    uint32_t c3u;
+    int s3u = adopt_client(&f, NULL, NULL, 1, &c3u, NULL);
+    CHECK(client_handshake(s3u, 1, NULL, 0) == 0, "handshake");
+    char *wide = malloc(1 + 2 * 1001);
+    wide[0] = '4';
+    for (int i = 0; i < 1001; i++)
+        memcpy(wide + 1 + 2 * i, "\xc3\xa9", 2);
+    size_t before = ev.nmsgs;
+    CHECK(ws_send(s3u, 1, wide, 1 + 2 * 999) == 0, "send 1000 characters");
+    CHECK(wait_count(&ev.nmsgs, before + 1, 3000) && ev.msgs[before].len == 1998,
+          "999 two-byte characters accepted");
+    CHECK(ws_send(s3u, 1, wide, 1 + 2 * 1000) == 0, "send 1001 characters");
+    CHECK(close_reason_of(c3u, 3000) == FIO_WS_TRANSPORT_CLOSE, "1001 characters: closed");
+    CHECK(ws_closed(s3u, &st) && st == 1009, "status 1009: %d", st);
+    free(wide);
+    close(s3u);
 
     /* invalid Engine.IO packet type */
     uint32_t c4;
@@ -726,7 +684,46 @@ static void test_bad_clients(void)
     CHECK(ws_closed(s8, &st) && st == 1007, "bad utf-8: close %d", st);
     CHECK(close_reason_of(c8, 3000) == FIO_WS_TRANSPORT_CLOSE, "bad utf-8: closed");
     close(s8);
-    CHECK(ev.nmsgs == 1, "no message from the bad frames: %zu", ev.nmsgs);
+    /* a fragmented text message ending inside a character, its final
+     * fragment empty (lws does not check that case; on_packet does) */
+    uint32_t c9;
+    int s9 = adopt_client(&f, NULL, NULL, 1, &c9, NULL);
+    CHECK(client_handshake(s9, 1, NULL, 0) == 0, "handshake");
+    unsigned char cut[] = {0x01, 0x84, 0, 0, 0, 0, '4', 'a', 'b', 0xc3,
+                           0x80, 0x80, 0, 0, 0, 0};
+    CHECK(send_all(s9, cut, sizeof cut) == 0, "send a cut character");
+    CHECK(ws_closed(s9, &st) && st == 1007, "cut character: close %d", st);
+    CHECK(close_reason_of(c9, 3000) == FIO_WS_TRANSPORT_CLOSE, "cut character: closed");
+    close(s9);
+    /* bad UTF-8 in the second fragment, the first one whole characters */
+    uint32_t c10;
+    int s10 = adopt_client(&f, NULL, NULL, 1, &c10, NULL);
+    CHECK(client_handshake(s10, 1, NULL, 0) == 0, "handshake");
+    unsigned char split[] = {0x01, 0x82, 0, 0, 0, 0, '4', 'a',
+                             0x80, 0x82, 0, 0, 0, 0, 'b', 0xff};
+    CHECK(send_all(s10, split, sizeof split) == 0, "send bad utf-8 in a fragment");
+    CHECK(ws_closed(s10, &st) && st == 1007, "bad fragment: close %d", st);
+    CHECK(close_reason_of(c10, 3000) == FIO_WS_TRANSPORT_CLOSE, "bad fragment: closed");
+    close(s10);
+    CHECK(ev.nmsgs == 2, "no message from the bad frames: %zu", ev.nmsgs);
+
+    /* a PONG's payload is binary: after a text message, one that is not
+     * UTF-8 is ignored like any other (lws 4.1.6's own UTF-8 check closed
+     * the connection there and lost the messages after it) */
+    uint32_t c11;
+    int s11 = adopt_client(&f, NULL, NULL, 1, &c11, NULL);
+    CHECK(client_handshake(s11, 1, NULL, 0) == 0, "handshake");
+    before = ev.nmsgs;
+    CHECK(ws_send_text(s11, "4before") == 0, "send text");
+    CHECK(ws_send(s11, 10, "\x8a\xff", 2) == 0, "send a binary pong");
+    CHECK(ws_send(s11, 9, "\xd0", 1) == 0, "send a binary ping");
+    CHECK(ws_send_text(s11, "4after") == 0, "send text");
+    CHECK(wait_count(&ev.nmsgs, before + 2, 3000) && ev.msgs[before + 1].len == 5 &&
+              memcmp(ev.msgs[before + 1].data, "after", 5) == 0,
+          "the message after a binary pong arrived");
+    CHECK(ws_send_text(s11, "1") == 0, "send CLOSE");
+    CHECK(close_reason_of(c11, 3000) == FIO_WS_CLIENT_DISCONNECT, "pong: closed by the client");
+    close(s11);
 
     /* gone mid-frame: a header announcing 500 bytes, 10 sent, then RST-free close */
     uint32_t c6;
@@ -1347,9 +1344,164 @@ static void bench_broadcast(int n, long frames, int lockstep)
     fixture_down(&f);
 }
 
+/* fio_ws_adopt_conn: a session opened (and given frames) before its socket is
+ * handed over; those frames come first, no OPEN of the server's own. The hub
+ * connection stays open and the caller's, after the end as after a refusal. */
+static void test_adopt_existing_conn(void)
+{
+    events_reset();
+    fixture f;
+    fio_ws_config cfg = base_cfg();
+    cfg.on_open = on_open;
+    cfg.on_close = on_close;
+    cfg.ctx = &ev;
+    fixture_up(&f, cfg, 100);
+    uint32_t conn;
+    CHECK(fio_hub_conn_open(f.hub, (fio_str){"given-sid", 9}, &conn) == FIO_OK, "open");
+    const char *early[] = {"0{\"sid\":\"given-sid\"}", "40"};
+    push_text(&f, conn, early, 2);
+    int c = connect_to(f.port);
+    CHECK(send_all(c, upgrade_req, strlen(upgrade_req)) == 0, "send request");
+    int s = accept4(f.lfd, NULL, NULL, SOCK_CLOEXEC);
+    static char head[16384];
+    int hl = read_head(s, head, sizeof head);
+    CHECK(fio_ws_adopt_conn(f.srv, s, head, (size_t)hl, "given-sid", 9, conn, 0) == FIO_OK,
+          "adopt_conn");
+    CHECK(client_handshake(c, 0, NULL, 0) == 0, "handshake");
+    char *m1 = ws_recv_text(c), *m2 = ws_recv_text(c);
+    CHECK(m1 && strcmp(m1, "0{\"sid\":\"given-sid\"}") == 0, "queued OPEN first: %s",
+          m1 ? m1 : "(none)");
+    CHECK(m2 && strcmp(m2, "40") == 0, "then the queued packet: %s", m2 ? m2 : "(none)");
+    free(m1);
+    free(m2);
+    const char *later[] = {"42[\"x\"]"};
+    push_text(&f, conn, later, 1);
+    char *m3 = ws_recv_text(c);
+    CHECK(m3 && strcmp(m3, "42[\"x\"]") == 0, "pushed after adoption");
+    free(m3);
+    CHECK(fio_ws_close(f.srv, conn) == 0, "close");
+    CHECK(close_reason_of(conn, 3000) == FIO_WS_SERVER_DISCONNECT, "closed by the server");
+    CHECK(fio_hub_queued(f.hub, conn) == 0, "ended: the hub connection is still the caller's");
+    CHECK(fio_hub_conn_close(f.hub, conn) == FIO_OK, "which closes it");
+    close(c);
+
+    uint32_t other;
+    CHECK(fio_hub_conn_open(f.hub, (fio_str){"other", 5}, &other) == FIO_OK, "open other");
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    CHECK(fio_ws_adopt_conn(f.srv, p[0], NULL, 0, NULL, 0, other, 0) == FIO_EINVAL,
+          "no sid refused");
+    CHECK(fio_hub_queued(f.hub, other) == 0, "refused: the connection is still open");
+    CHECK(fio_hub_conn_close(f.hub, other) == FIO_OK, "and the caller's to close");
+    close(p[1]);
+    fixture_down(&f);
+}
+
+/* fio_ws_adopt_conn with upgrade=1: the polling side keeps the queue until the
+ * client's UPGRADE ("2probe" answered first, each step reported); a packet
+ * out of that order, or a close, ends the attempt and leaves the queue. */
+static atomic_int probed_n, upgraded_n;
+
+static int wait_count_atomic(atomic_int *count, int n, int ms)
+{
+    for (int waited = 0; atomic_load(count) < n && waited < ms; waited += 5)
+        usleep(5000);
+    return atomic_load(count) >= n;
+}
+
+static void on_upgrade_step(void *ctx, uint32_t conn, int stage)
+{
+    (void)ctx;
+    (void)conn;
+    atomic_fetch_add(stage == FIO_WS_UPGRADED ? &upgraded_n : &probed_n, 1);
+}
+
+static int adopt_upgrading(fixture *f, const char *sid, uint32_t *conn)
+{
+    CHECK(fio_hub_conn_open(f->hub, (fio_str){sid, strlen(sid)}, conn) == FIO_OK, "open");
+    const char *polling_frame[] = {"4for the poll"};
+    fio_frame *fr = fio_frame_new(polling_frame[0], strlen(polling_frame[0]), 0);
+    CHECK(fio_hub_push(f->hub, *conn, &fr, 1) == 1, "queued for polling");
+    fio_frame_unref(fr);
+    int c = connect_to(f->port);
+    CHECK(send_all(c, upgrade_req, strlen(upgrade_req)) == 0, "send request");
+    int s = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+    static char head[16384];
+    int hl = read_head(s, head, sizeof head);
+    CHECK(fio_ws_adopt_conn(f->srv, s, head, (size_t)hl, sid, strlen(sid), *conn, 1) == FIO_OK,
+          "adopt for an upgrade");
+    CHECK(client_handshake(c, 0, NULL, 0) == 0, "handshake");
+    CHECK(fio_ws_wake(f->srv, *conn) == 0, "a wake while upgrading");
+    usleep(100 * 1000);
+    CHECK(fio_hub_queued(f->hub, *conn) == 1, "the queue stays the polling side's");
+    return c;
+}
+
+static void test_adopt_upgrade(void)
+{
+    fixture f;
+    fio_ws_config cfg = base_cfg();
+    cfg.ping_interval_ms = 150;   /* no ping may come before UPGRADE */
+    cfg.on_upgrade = on_upgrade_step;
+    fixture_up(&f, cfg, 100);
+    atomic_store(&probed_n, 0);
+    atomic_store(&upgraded_n, 0);
+
+    uint32_t conn;
+    int c = adopt_upgrading(&f, "up-sid", &conn);
+    CHECK(ws_send_text(c, "2probe") == 0, "probe");
+    char *m = ws_recv_text(c);
+    CHECK(m && strcmp(m, "3probe") == 0, "3probe: %s", m ? m : "(none)");
+    free(m);
+    CHECK(wait_count_atomic(&probed_n, 1, 3000), "PROBED reported");
+    usleep(250 * 1000);
+    CHECK(fio_hub_queued(f.hub, conn) == 1 && atomic_load(&upgraded_n) == 0,
+          "probed, not upgraded: still the polling side's");
+    CHECK(ws_send_text(c, "5") == 0, "upgrade");
+    CHECK(wait_count_atomic(&upgraded_n, 1, 3000), "UPGRADED reported");
+    m = ws_recv_text(c);
+    CHECK(m && strcmp(m, "4for the poll") == 0, "then the queue is drained here: %s",
+          m ? m : "(none)");
+    free(m);
+    m = ws_recv_text(c);
+    CHECK(m && strcmp(m, "2") == 0, "and pings start: %s", m ? m : "(none)");
+    free(m);
+    CHECK(fio_ws_close(f.srv, conn) == 0, "close");
+    CHECK(close_reason_of(conn, 3000) == FIO_WS_SERVER_DISCONNECT, "closed");
+    CHECK(fio_hub_conn_close(f.hub, conn) == FIO_OK, "the caller closes the hub connection");
+    close(c);
+
+    /* a message before the probe ends the attempt; the queue is left alone */
+    uint32_t conn2;
+    int c2 = adopt_upgrading(&f, "up-sid-2", &conn2);
+    CHECK(ws_send_text(c2, "4too early") == 0, "message before the probe");
+    CHECK(close_reason_of(conn2, 3000) == FIO_WS_TRANSPORT_ERROR, "failed upgrade");
+    CHECK(fio_hub_queued(f.hub, conn2) == 1, "failed: the queue is untouched");
+    CHECK(fio_hub_conn_close(f.hub, conn2) == FIO_OK, "still the caller's");
+    close(c2);
+
+    /* a close while upgrading needs no drain */
+    uint32_t conn3;
+    int c3 = adopt_upgrading(&f, "up-sid-3", &conn3);
+    CHECK(fio_ws_close(f.srv, conn3) == 0, "close while upgrading");
+    CHECK(close_reason_of(conn3, 3000) == FIO_WS_SERVER_DISCONNECT, "closed at once");
+    int st;
+    CHECK(ws_closed(c3, &st) && st == 1000, "status 1000: %d", st);
+    CHECK(fio_hub_queued(f.hub, conn3) == 1, "closed: the queue is untouched");
+    CHECK(fio_hub_conn_close(f.hub, conn3) == FIO_OK, "still the caller's");
+    close(c3);
+    fixture_down(&f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    const char *loop = getenv("TRANSPORT_LOOP");
+    if (loop && fio_ws_loop_parse(loop, &test_loop) < 0) {
+        fprintf(stderr, "TRANSPORT_LOOP=%s: not poll, uv, ev or default\n", loop);
+        return 2;
+    }
+    printf("test_transport: event loop %s\n", fio_ws_loop_name(test_loop));
     alarm(120);
     test_open_and_messages();
     test_frame_per_write();
@@ -1360,6 +1512,8 @@ int main(void)
     test_shutdown_with_clients();
     test_many_connections();
     test_adopt_before_start();
+    test_adopt_existing_conn();
+    test_adopt_upgrade();
     test_inbox_link();
     test_frame_headers();
     const char *b = getenv("TRANSPORT_BENCH");
