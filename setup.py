@@ -1,4 +1,4 @@
-"""Builds fastsio._core from csrc/ against libwebsockets, hiredis and jansson.
+"""Builds fastsio._core from csrc/ against libwebsockets, hiredis, jansson and zlib.
 
 The C libraries are found with pkg-config; a missing one stops the build with
 the Debian package that provides it. FASTSIO_SANITIZE=1 builds with ASan/UBSan.
@@ -16,6 +16,7 @@ REQUIRED_LIBS = {
     "libwebsockets": "libwebsockets-dev",
     "hiredis": "libhiredis-dev",
     "jansson": "libjansson-dev",
+    "zlib": "zlib1g-dev",   # permessage-deflate of the native transport
 }
 
 
@@ -38,8 +39,9 @@ def library_flags():
 
 
 # csrc/core: codecs, hub, inbox (no Python.h); csrc/redis: hiredis client,
-# pub/sub envelope, near cache (no Python.h); csrc/py: the binding layer only.
-SOURCE_DIRS = ("core", "redis", "py", "merge")
+# pub/sub envelope, near cache (no Python.h); csrc/transport: the lws thread
+# (no Python.h); csrc/py: the binding layer only.
+SOURCE_DIRS = ("core", "redis", "py", "merge", "transport")
 
 cflags, libs = library_flags()
 extra_compile = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"] + cflags

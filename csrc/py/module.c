@@ -330,6 +330,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (fastsio_add_merge_type(module) < 0)
         return -1;
+    if (fastsio_add_native_type(module) < 0)
+        return -1;
     if (PyModule_AddIntConstant(module, "MAX_ATTACHMENTS", SIO_MAX_ATTACHMENTS) < 0)
         return -1;
     return 0;

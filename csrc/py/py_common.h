@@ -24,6 +24,8 @@ int fastsio_add_redis_types(PyObject *module, fastsio_state *st);
 int fastsio_add_cache_type(PyObject *module, fastsio_state *st);
 /* Adds Merger, merge_kind and MERGE_* constants (csrc/py/py_merge.c). 0 / -1. */
 int fastsio_add_merge_type(PyObject *module);
+/* Adds NativeServer and NATIVE_* constants (csrc/py/py_native.c). 0 / -1. */
+int fastsio_add_native_type(PyObject *module);
 
 /* The fio_hub of a fastsio._core.Hub object (borrowed: valid while the object
  * lives); NULL with TypeError for anything else. */
@@ -40,6 +42,9 @@ PyObject *fastsio_redis_failure(const char *err);
  * ConnectionError when closed or made without tracking. */
 struct fio_cache;
 struct fio_cache *fastsio_client_cache(PyObject *client);
+
+/* A connection id argument (int within uint32); 0 / -1 with an exception. */
+int fastsio_parse_conn(PyObject *o, uint32_t *out);
 
 /* A str as UTF-8 (borrowed from the str's cache) or bytes as is; TypeError
  * otherwise. 0 / -1 with an exception set. */

@@ -32,7 +32,7 @@ static int hub_status(int rc)
     }
 }
 
-static int parse_conn(PyObject *o, uint32_t *out)
+int fastsio_parse_conn(PyObject *o, uint32_t *out)
 {
     unsigned long v = PyLong_AsUnsignedLong(o);
     if (v == (unsigned long)-1 && PyErr_Occurred())
@@ -222,7 +222,7 @@ static PyObject *Hub_open(HubObject *self, PyObject *arg)
 static PyObject *Hub_close(HubObject *self, PyObject *arg)
 {
     uint32_t id;
-    if (parse_conn(arg, &id) < 0)
+    if (fastsio_parse_conn(arg, &id) < 0)
         return NULL;
     int rc = fio_hub_conn_close(self->hub, id);
     if (hub_status(rc) < 0)
@@ -270,7 +270,7 @@ static PyObject *Hub_push(HubObject *self, PyObject *args)
     size_t n;
     if (!PyArg_ParseTuple(args, "OO!:push", &connobj, &PyList_Type, &items))
         return NULL;
-    if (parse_conn(connobj, &id) < 0)
+    if (fastsio_parse_conn(connobj, &id) < 0)
         return NULL;
     if (PyList_GET_SIZE(items) == 0)
         return PyLong_FromLong(0);
@@ -290,7 +290,7 @@ static PyObject *Hub_hold(HubObject *self, PyObject *arg)
 {
     uint32_t id;
     uint64_t token = 0;
-    if (parse_conn(arg, &id) < 0)
+    if (fastsio_parse_conn(arg, &id) < 0)
         return NULL;
     int rc = fio_hub_hold(self->hub, id, &token);
     if (rc == FIO_ENOMEM)
@@ -309,7 +309,7 @@ static PyObject *Hub_unhold(HubObject *self, PyObject *args)
     size_t n;
     if (!PyArg_ParseTuple(args, "OKO!:unhold", &connobj, &token, &PyList_Type, &items))
         return NULL;
-    if (parse_conn(connobj, &id) < 0)
+    if (fastsio_parse_conn(connobj, &id) < 0)
         return NULL;
     fio_frame **frames = item_frames(items, &n);
     if (!frames)
@@ -336,7 +336,7 @@ static PyObject *Hub_push_control(HubObject *self, PyObject *args)
     fio_str data = {"", 0};
     if (!PyArg_ParseTuple(args, "Oi|O:push_control", &connobj, &type, &dataobj))
         return NULL;
-    if (parse_conn(connobj, &id) < 0)
+    if (fastsio_parse_conn(connobj, &id) < 0)
         return NULL;
     if (dataobj && fastsio_as_str(dataobj, &data) < 0)
         return NULL;
@@ -367,7 +367,7 @@ static PyObject *Hub_drain(HubObject *self, PyObject *args)
     int overflowed = 0;
     if (!PyArg_ParseTuple(args, "O|n:drain", &connobj, &max))
         return NULL;
-    if (parse_conn(connobj, &id) < 0)
+    if (fastsio_parse_conn(connobj, &id) < 0)
         return NULL;
     if (max < 1 || max > DRAIN_BATCH) {
         PyErr_SetString(PyExc_ValueError, "max must be between 1 and 256");
@@ -415,7 +415,7 @@ static PyObject *Hub_drain_payload(HubObject *self, PyObject *args)
     Py_ssize_t max_packets = 0;
     if (!PyArg_ParseTuple(args, "O|n:drain_payload", &conn, &max_packets))
         return NULL;
-    if (parse_conn(conn, &id) < 0)
+    if (fastsio_parse_conn(conn, &id) < 0)
         return NULL;
     if (max_packets < 0) {
         PyErr_SetString(PyExc_ValueError, "max_packets must be >= 0");
@@ -466,7 +466,7 @@ done:
 static PyObject *Hub_queued(HubObject *self, PyObject *arg)
 {
     uint32_t id;
-    if (parse_conn(arg, &id) < 0)
+    if (fastsio_parse_conn(arg, &id) < 0)
         return NULL;
     return PyLong_FromLong(fio_hub_queued(self->hub, id));
 }
@@ -477,7 +477,7 @@ static PyObject *Hub_queued_bytes(HubObject *self, PyObject *arg)
 {
     uint32_t id;
     size_t bytes = 0;
-    if (parse_conn(arg, &id) < 0)
+    if (fastsio_parse_conn(arg, &id) < 0)
         return NULL;
     if (fio_hub_queued_bytes(self->hub, id, &bytes) != FIO_OK)
         return PyLong_FromLong(FIO_ENOCONN);
@@ -494,7 +494,7 @@ static PyObject *Hub_connect(HubObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "UUO:connect", &nso, &sido, &conno))
         return NULL;
     if (fastsio_as_str(nso, &ns) < 0 || fastsio_as_str(sido, &sid) < 0 ||
-        parse_conn(conno, &id) < 0)
+        fastsio_parse_conn(conno, &id) < 0)
         return NULL;
     int rc = fio_hub_connect(self->hub, ns, sid, id);
     if (hub_status(rc) < 0)
@@ -589,7 +589,7 @@ static PyObject *Hub_member_on_conn(HubObject *self, PyObject *args)
     struct one_member m = {NULL, 0};
     if (!PyArg_ParseTuple(args, "UO:member_on_conn", &nso, &conno))
         return NULL;
-    if (fastsio_as_str(nso, &ns) < 0 || parse_conn(conno, &id) < 0)
+    if (fastsio_as_str(nso, &ns) < 0 || fastsio_parse_conn(conno, &id) < 0)
         return NULL;
     fio_hub_member_on_conn(self->hub, ns, id, take_member, &m);
     if (m.failed)
