@@ -20,6 +20,15 @@ IMPLS = ["python-socketio", "fastsio"]
 # extension built in place, or a sanitizer build (tests/run_all.sh sets both).
 PACKAGE_DIR = os.environ.get("FASTSIO_PACKAGE_DIR", os.path.join(ROOT, "python"))
 SERVER_PRELOAD = os.environ.get("FASTSIO_SERVER_PRELOAD", "")
+# uvicorn's websocket protocol for fastsio servers started with the default
+# one: FASTSIO_TEST_WS=fastsio.uvicorn:WebSocketProtocol runs the suite with
+# websockets adopted by the native transport (scripts/test.sh does a pass)
+FASTSIO_WS = os.environ.get("FASTSIO_TEST_WS", "websockets")
+NATIVE = FASTSIO_WS.startswith("fastsio.uvicorn")
+# fastsio servers append their count of adopted websockets here at exit
+# (fastsio.engine.native); a native pass that adopted none fails
+NATIVE_REPORT = os.path.join(ROOT, "build", "test-logs", f"native-adoptions-{os.getpid()}.txt")
+fastsio_servers_started = 0
 # tests that use fastsio in-process (Redis dicts, write_only emitters) import
 # it from the same place
 sys.path.insert(0, PACKAGE_DIR)
@@ -42,9 +51,14 @@ def log_text(log, path):
 class ServerProcess:
     """A uvicorn process serving `module:attr`; stopped by stop()."""
 
-    def __init__(self, impl, app, env=None, ws="websockets", serve_args=None):
+    def __init__(self, impl, app, env=None, ws=None, serve_args=None):
         """serve_args: run `python -m fastsio serve app <serve_args>` (the
-        zero-edit swap) instead of uvicorn itself."""
+        zero-edit swap) instead of uvicorn itself. ws: uvicorn's --ws
+        (default: websockets, or FASTSIO_TEST_WS for fastsio)."""
+        if ws is None and not (serve_args is not None and impl == "fastsio"
+                               and "FASTSIO_TEST_WS" not in os.environ):
+            # `python -m fastsio serve` picks fastsio's own class by default
+            ws = FASTSIO_WS if impl == "fastsio" else "websockets"
         self.impl = impl
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,13 +68,17 @@ class ServerProcess:
             [ROOT, PACKAGE_DIR, full_env.get("PYTHONPATH", "")])
         if SERVER_PRELOAD and impl == "fastsio":
             full_env["LD_PRELOAD"] = SERVER_PRELOAD
+        if impl == "fastsio":
+            global fastsio_servers_started
+            fastsio_servers_started += 1
+            full_env["FASTSIO_NATIVE_REPORT"] = NATIVE_REPORT
         full_env.update(env or {})
         self.log_path = os.path.join(
             ROOT, "build", "test-logs", f"{impl}-{app.replace(':', '_')}-{self.port}.log")
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self.log = open(self.log_path, "wb")
-        argv = [app, "--host", "127.0.0.1", "--port", str(self.port), "--ws", ws,
-                "--log-level", "warning"]
+        argv = [app, "--host", "127.0.0.1", "--port", str(self.port),
+                *(("--ws", ws) if ws else ()), "--log-level", "warning"]
         if serve_args is None:
             argv = [sys.executable, "-m", "uvicorn", *argv]
         else:
@@ -171,3 +189,29 @@ def redis_server():
     if server.proc.poll() is None:
         server.resume()
     server.stop()
+
+
+def native_adoptions():
+    try:
+        with open(NATIVE_REPORT) as f:
+            return sum(int(line) for line in f if line.strip())
+    except FileNotFoundError:
+        return 0
+
+
+def pytest_sessionstart(session):
+    os.makedirs(os.path.dirname(NATIVE_REPORT), exist_ok=True)
+    if os.path.exists(NATIVE_REPORT):
+        os.remove(NATIVE_REPORT)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if NATIVE:
+        terminalreporter.write_line(
+            f"native transport: {native_adoptions()} websockets adopted by fastsio servers")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if NATIVE and fastsio_servers_started and exitstatus == 0 and native_adoptions() == 0:
+        # the suite ran with the adopting class but nothing was adopted
+        session.exitstatus = 1

@@ -17,10 +17,13 @@ keep arenas). The test id contains "fastsio", so scripts/test.sh runs it again
 against the ASan/UBSan build.
 """
 from benchmarks import soak
+from tests.conftest import FASTSIO_WS
 
 
 def test_soak_fastsio_ci():
-    report = soak.run(dict(soak.CI))
+    # websockets on uvicorn's layer, or adopted by the native transport in the
+    # pass that sets FASTSIO_TEST_WS
+    report = soak.run(dict(soak.CI), ws=FASTSIO_WS)
     assert report["problems"] == [], "\n".join(report["problems"])
     assert len(report["rows"]) == soak.CI["waves"]
     waves = [report["warmup"]] + report["rows"]

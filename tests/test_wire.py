@@ -26,7 +26,8 @@ import re
 import httpx
 import pytest
 
-from tests.raw_ws import RawWS
+from tests.conftest import NATIVE
+from tests.raw_ws import RawWS, native_closes
 
 APP = "tests.apps.basic:app"
 T = 5
@@ -526,6 +527,8 @@ async def test_wire(impl, scenario, start_server):
     if impl == "python-socketio":
         assert reference == EXPECTED[scenario]
     else:
+        if NATIVE:
+            reference = native_closes(reference)
         assert await transcript_of(start_server, impl, scenario) == reference
 
 

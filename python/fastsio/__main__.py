@@ -5,12 +5,17 @@
         --host, --port, --workers, --forwarded-allow-ips) with ``socketio``
         resolved to fastsio inside the app: an app written for python-socketio
         (Open WebUI, say) runs on fastsio unchanged. --no-swap serves it as is.
+        Unless --ws is given, --ws fastsio.uvicorn:WebSocketProtocol: fastsio's
+        websocket upgrades go to its native transport, every other websocket
+        stays on uvicorn's own implementation.
     python -m fastsio demo [--host H] [--port P]
         The demo chat (in-memory, no Redis).
 """
 import argparse
 import os
 import sys
+
+NATIVE_WS = "fastsio.uvicorn:WebSocketProtocol"
 
 
 def _uvicorn():
@@ -32,6 +37,8 @@ def serve(argv):
     if swap:
         os.environ["FASTSIO_SERVE_APP"] = args[0]
         args[0] = "fastsio.served:app"
+    if not any(a == "--ws" or a.startswith("--ws=") for a in args):
+        args += ["--ws", NATIVE_WS]
     # the served app's own directory, as `uvicorn app:app` run from it has
     sys.path.insert(0, os.getcwd())
     uvicorn.main.main(args=args, prog_name="python -m fastsio serve")

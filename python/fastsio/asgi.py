@@ -1,8 +1,26 @@
 """ASGIApp: mounts an AsyncServer in any ASGI server (uvicorn, hypercorn...)."""
 import inspect
 import os
+import weakref
 
 from .static_files import get_static_file
+
+# Every live ASGIApp (weakly held): fastsio.uvicorn asks claims_websocket()
+# which websocket upgrades a fastsio engine will serve. Loop thread only.
+_live_apps = weakref.WeakSet()
+
+
+def claims_websocket(path):
+    """True when a live fastsio ASGIApp routes the request path `path` (the
+    full path, as uvicorn puts it in scope["path"]: root_path + the unquoted
+    request path) to its engine, by the rule of ASGIApp._is_socketio_path."""
+    if not path.endswith("/"):
+        path += "/"
+    for app in list(_live_apps):
+        prefix = app.engineio_path
+        if prefix is None or path.startswith(prefix):
+            return True
+    return False
 
 
 class ASGIApp:
@@ -28,6 +46,7 @@ class ASGIApp:
         self.static_files = static_files or {}
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
+        _live_apps.add(self)
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]

@@ -17,12 +17,18 @@ BINARY_TYPES = (bytes, bytearray)
 
 def has_binary(data):
     """True when data holds bytes anywhere inside lists and dict values."""
-    if isinstance(data, BINARY_TYPES):
-        return True
     if isinstance(data, list):
-        return any(has_binary(item) for item in data)
-    if isinstance(data, dict):
-        return any(has_binary(item) for item in data.values())
+        items = data
+    elif isinstance(data, dict):
+        items = data.values()
+    else:
+        return isinstance(data, BINARY_TYPES)
+    for item in items:
+        if isinstance(item, (list, dict)):
+            if has_binary(item):
+                return True
+        elif isinstance(item, BINARY_TYPES):
+            return True
     return False
 
 

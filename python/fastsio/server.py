@@ -101,6 +101,9 @@ class AsyncServer:
         self.manager.set_server(self)
         self.manager_initialized = False
         self.async_handlers = async_handlers
+        # the native transport may dispatch plain EVENTs outside a task: their
+        # handlers get tasks of their own (engine/native.py)
+        self.eio.inline_events = async_handlers
         self.always_connect = always_connect
         self.namespaces = namespaces or ["/"]
         self.async_mode = "asgi"
@@ -487,6 +490,8 @@ class AsyncServer:
             self.logger.warning("%s is not connected to namespace %s", sid, namespace)
             return
         if self.async_handlers:
+            # a task of its own, as python-socketio: handler code may rely on
+            # asyncio.current_task() (asyncio.timeout, wait_for on 3.12+)
             spawn(self._run_event(sid, eio_sid, data, namespace, ack_id))
         else:
             await self._run_event(sid, eio_sid, data, namespace, ack_id)

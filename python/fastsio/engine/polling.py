@@ -13,6 +13,7 @@ EngineServer's `release_later`.
 import asyncio
 
 from .. import _core
+from . import native
 from .http import bad_request, ok, ok_text
 from .session import Reason
 from .websocket import refuse_websocket, run_websocket
@@ -51,7 +52,11 @@ async def get(engine, environ, sid, transport, upgrade, jsonp_index):
             # one websocket per session: a second one is accepted and closed
             # at once (python-engineio leaves it waiting for a probe)
             engine.log_error_once(f"Second websocket for session {sid}", "second-websocket")
-            await refuse_websocket(environ)
+            handoff = native.handoff_of(environ)
+            if handoff is not None:
+                native.refuse(engine, handoff)
+            else:
+                await refuse_websocket(environ)
             return None
     s, error = http_session(engine, sid, get=True)
     if error is not None:
@@ -62,6 +67,9 @@ async def get(engine, environ, sid, transport, upgrade, jsonp_index):
     if websocket:
         if s.closed:
             return bad_request(engine)
+        handoff = native.handoff_of(environ)
+        if handoff is not None:
+            return native.adopt_upgrade(engine, s, handoff)
         return await run_websocket(engine, s, environ)
     if s.upgrading and engine.spec:
         # a new GET during an upgrade: as the JS server, hold it briefly, so

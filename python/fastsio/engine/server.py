@@ -27,6 +27,7 @@ from .environ import translate_request
 from .http import HTTPResponse, bad_request, compress, cookie_headers, method_not_found, \
     ok, origin_error, respond
 from .session import OPEN, Reason, Session
+from . import native
 from .websocket import run_websocket
 
 default_logger = logging.getLogger("engineio.server")
@@ -90,6 +91,8 @@ class EngineServer:
         self.logger = resolve_logger(logger, default_logger)
         self.sockets = {}           # eio sid -> Session
         self.by_conn = {}           # hub connection id -> Session
+        self.native = None          # NativeTransport (native.transport_of), made
+                                    # on the first adoption
         self.sequence_number = 0
         self.log_message_keys = set()
 
@@ -104,12 +107,22 @@ class EngineServer:
         return spawn(coro)
 
     def wake_conns(self, conn_ids):
-        """Wakes the writers of connections whose queue just became non-empty."""
+        """Wakes the writers of connections whose queue just became non-empty
+        (native ones in one call to their C thread)."""
         by_conn = self.by_conn
+        native = None
         for conn in conn_ids:
             s = by_conn.get(conn)
-            if s is not None:
+            if s is None:
+                continue
+            if s.native is None:
                 s.wake.set()
+            elif native is None:
+                native = [conn]
+            else:
+                native.append(conn)
+        if native is not None:
+            self.native.wake_many(native)
 
     def overflowed(self, conn_ids):
         """Closes the sessions whose queue overflowed during a broadcast."""
@@ -197,9 +210,10 @@ class EngineServer:
         self.logger.warning("Method %s not supported", method)
         return bad_request(self, "Method not allowed") if self.spec else method_not_found()
 
-    async def open_session(self, environ, transport):
+    async def open_session(self, environ, transport, native=False):
         """A new session: registered, OPEN queued, on_connect awaited, pings
-        scheduled. The caller's transport then serves it.
+        scheduled (by the C thread when native). The caller's transport then
+        serves it.
 
         on_connect returning anything but None or True refuses the
         connection: the session is released (no on_disconnect) and
@@ -225,12 +239,14 @@ class EngineServer:
         if verdict is not None and verdict is not True:
             s.release()
             raise Refused(verdict)
-        s.schedule_ping()
+        if not native:
+            s.schedule_ping()
         return s
 
     async def _handshake(self, environ, transport, jsonp_index):
+        handoff = native.handoff_of(environ) if transport == "websocket" else None
         try:
-            s = await self.open_session(environ, transport)
+            s = await self.open_session(environ, transport, native=handoff is not None)
         except Refused as refused:
             # python-engineio's answer: 401, the refusal value (or
             # "Unauthorized" when it is falsy) as JSON
@@ -238,10 +254,16 @@ class EngineServer:
             body = self.json_dumps(refused.value or "Unauthorized")
             return HTTPResponse(refused.status, [("Content-Type", "application/json")],
                                 body.encode("utf-8"))
+        if handoff is not None:
+            return await native.adopt_websocket(self, s, handoff)
         if transport == "websocket":
             return await run_websocket(self, s, environ)
         s.connected = True
         return await polling.poll(self, s, cookie_headers(self, s.sid), jsonp_index)
+
+    def native_stats(self):
+        """The native transport's counters, or None when nothing was adopted."""
+        return self.native.stats() if self.native is not None else None
 
     async def disconnect_all(self):
         sessions = list(self.sockets.values())

@@ -32,7 +32,8 @@ class Session:
     __slots__ = ("engine", "sid", "conn", "environ", "connected",
                  "upgrading", "upgraded", "closing", "closed", "session", "wake",
                  "ping_timer", "pong_deadline", "released", "close_transport",
-                 "keep_transport", "polling", "posting", "farewell", "upgrade_ended")
+                 "keep_transport", "polling", "posting", "farewell", "upgrade_ended",
+                 "native", "native_upgrade")
 
     def __init__(self, engine, sid, conn, environ):
         self.engine = engine
@@ -61,6 +62,11 @@ class Session:
                                      # still take what is queued
         self.upgrade_ended = None    # an Event while a GET waits for the
                                      # upgrade in progress to end
+        self.native = None           # the NativeTransport whose C thread owns
+                                     # this session's websocket (native.py):
+                                     # it pings, and `wake` wakes its writer
+        self.native_upgrade = None   # that transport while it upgrades this
+                                     # polling session (until UPGRADED)
 
     # -- pings: one timer handle per session, no task --
 
@@ -116,6 +122,8 @@ class Session:
         if self.closing or self.closed:
             return
         self.engine.logger.warning("%s: outbound queue full, closing", self.sid)
+        if self.native is not None:
+            self.wake.set()   # the C thread closes an overflowed connection on a wake
         self.engine.spawn(self.close(Reason.TRANSPORT_ERROR, abort=True))
         if self.close_transport is not None:
             self.engine.spawn(self.close_transport())
@@ -177,6 +185,9 @@ class Session:
                 self.farewell = True
             self.closed = True
             self.wake.set()
+            native = self.native or self.native_upgrade
+            if native is not None:
+                native.close_conn(self.conn)
             if not self.upgraded:
                 # a websocket session is released by its handler once its
                 # writer has flushed; a polling one once a GET took the queue
