@@ -101,13 +101,13 @@ def maps_core(pid):
 
 # ------------------------------------------------------------------ servers
 
-def uvicorn_server(impl):
+def uvicorn_server(impl, ws="websockets"):
     def argv(port):
         env = {"FASTSIO_TEST_IMPL": impl,
                "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "python"),
                                               os.environ.get("PYTHONPATH", "")])}
         return ([sys.executable, "-m", "uvicorn", PY_APP, "--host", "127.0.0.1",
-                 "--port", str(port), "--ws", "websockets", "--log-level", "warning"], env)
+                 "--port", str(port), "--ws", ws, "--log-level", "warning"], env)
     return argv
 
 
@@ -130,12 +130,13 @@ SERVER_KINDS = [
          uvicorn_server("python-socketio"), fastsio_core=False),
     Kind("fastsio-asgi", "fastsio ASGIApp (uvicorn, --ws websockets)",
          uvicorn_server("fastsio"), fastsio_core=True),
+    Kind("fastsio-adopted", "fastsio ASGIApp (uvicorn; the libwebsockets thread adopts each "
+         "websocket: --ws fastsio.uvicorn:WebSocketProtocol)",
+         uvicorn_server("fastsio", "fastsio.uvicorn:WebSocketProtocol"), fastsio_core=True),
     Kind("node", "Node socket.io 4 (npm)", node_server),
 ]
 # Slots for issue 7: give each a Kind (argv) and move it into SERVER_KINDS.
 PENDING_KINDS = {
-    "fastsio-adopted": "python -m fastsio serve (uvicorn; the libwebsockets thread adopts "
-                       "each upgrade: --ws fastsio.uvicorn:WebSocketProtocol)",
     "fastsio-standalone": "sio.serve_native: fastsio's own libwebsockets listener",
 }
 REF, NODE = "python-socketio", "node"
