@@ -53,6 +53,7 @@ from uvicorn.protocols.utils import (
 )
 
 from . import asgi
+from .engine import shared
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -85,6 +86,18 @@ def _status_phrase(status):
         return ""
 
 
+_ASGI_INFO = {}
+
+
+def _asgi_info(version):
+    """scope["asgi"]: one dict per ASGI version, shared by every claimed
+    connection's scope (the scope lives as long as its session)."""
+    info = _ASGI_INFO.get(version)
+    if info is None:
+        info = _ASGI_INFO[version] = {"version": version, "spec_version": "2.4"}
+    return info
+
+
 def _parse_head(head):
     """(method, target, headers) of a request head as uvicorn rebuilds it
     (names already lowercase), or None when it does not parse."""
@@ -99,7 +112,7 @@ def _parse_head(head):
         name, sep, value = line.partition(b":")
         if not sep or not name:
             return None
-        headers.append((name.lower(), value.strip(b" \t")))
+        headers.append(shared.header(name, value.strip(b" \t")))
     return parts[0], parts[1], headers
 
 
@@ -254,11 +267,11 @@ class ClaimedConnection:
                         for t in v.decode("latin-1").split(",")]
         self.scope = {
             "type": "websocket",
-            "asgi": {"version": config.asgi_version, "spec_version": "2.4"},
+            "asgi": _asgi_info(config.asgi_version),
             "http_version": "1.1",
             "scheme": "wss" if is_ssl(transport) else "ws",
-            "server": get_local_addr(transport),
-            "client": get_remote_addr(transport),
+            "server": shared.address(get_local_addr(transport)),
+            "client": shared.address(get_remote_addr(transport)),
             "root_path": root_path,
             "path": root_path + unquote(raw_path.decode("ascii")),
             "raw_path": root_path.encode("ascii") + raw_path,

@@ -6,6 +6,7 @@ The request body is read on demand (`wsgi.input`), by the polling POST only.
 
 Thread: the asyncio loop that serves the ASGI app.
 """
+from . import shared
 
 
 class _Body:
@@ -37,6 +38,19 @@ class _Body:
         return data
 
 
+class _NoBody:
+    """wsgi.input of a websocket request: no body, shared by all of them."""
+
+    __slots__ = ()
+    receive = None
+
+    async def read(self, length=None):
+        return b""
+
+
+NO_BODY = _NoBody()
+
+
 async def translate_request(scope, receive, send):
     """A WSGI-style environ for an ASGI request, as python-engineio builds it."""
     event = await receive()
@@ -54,7 +68,7 @@ async def translate_request(scope, receive, send):
             raw_uri += "?" + query_string
     client = scope.get("client") or ("127.0.0.1", 0)
     environ = {
-        "wsgi.input": _Body(event, receive),
+        "wsgi.input": _Body(event, receive) if event["type"] == "http.request" else NO_BODY,
         "wsgi.version": (1, 0),
         "wsgi.async": True,
         "SERVER_SOFTWARE": "asgi",
@@ -64,7 +78,7 @@ async def translate_request(scope, receive, send):
         "RAW_URI": raw_uri,
         "SCRIPT_NAME": "",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_ADDR": shared.hosts(str(client[0])),
         "REMOTE_PORT": str(client[1]),
         "SERVER_NAME": "asgi",
         "SERVER_PORT": "0",
@@ -74,17 +88,19 @@ async def translate_request(scope, receive, send):
     }
     for name, value in scope.get("headers", ()):
         try:
-            name = name.decode("latin-1").upper()
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if name == "CONTENT-TYPE":
+        lname = name.lower()
+        if lname not in shared.UNIQUE:
+            value = shared.environ_values(value)
+        if lname == b"content-type":
             environ["CONTENT_TYPE"] = value
             continue
-        if name == "CONTENT-LENGTH":
+        if lname == b"content-length":
             environ["CONTENT_LENGTH"] = value
             continue
-        key = "HTTP_" + name.replace("-", "_")
+        key = shared.environ_key(lname)
         environ[key] = f"{environ[key]},{value}" if key in environ else value
     environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
     return environ

@@ -233,7 +233,7 @@ class NativeTransport:
         s.environ["asgi.receive"] = _disconnected
         s.environ["asgi.send"] = _ignored
         body = s.environ.get("wsgi.input")
-        if body is not None:
+        if body is not None and body.receive is not None:
             body.receive = _disconnected
         if upgrade:
             s.native_upgrade = self
