@@ -1,8 +1,9 @@
 """Socket.IO servers side by side under the C load generator (benchmarks/loadgen):
-python-socketio under uvicorn, fastsio's ASGI app under uvicorn and the Node
-`socket.io` 4 server, in one run; the figures issue 7 (native transport) is
-measured against. Adding "fastsio adopted" and "fastsio standalone" later is
-one entry each in SERVER_KINDS (see PENDING_KINDS).
+python-socketio under uvicorn, fastsio's ASGI app under uvicorn (websockets
+on uvicorn's implementation, or adopted by the native transport), fastsio's
+own listener (sio.serve_native) and the Node `socket.io` 4 server, in one
+run; the figures issue 7 (native transport) is measured against. Another
+server is one entry in SERVER_KINDS.
 
     python benchmarks/native_compare.py [--reps 3] [--kinds a,b,...] [--quick]
                                         [--wait-quiet S]   # shared machine: wait for idle
@@ -111,6 +112,14 @@ def uvicorn_server(impl, ws="websockets"):
     return argv
 
 
+def standalone_server(port):
+    env = {"FASTSIO_TEST_IMPL": "fastsio",
+           "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "python"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    return ([sys.executable, "-m", "fastsio", "serve-native", "benchmarks.bench_app:sio",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env)
+
+
 def node_server(port):
     return ["node", os.path.join(NODE_DIR, "server.mjs"), "--port", str(port)], {}
 
@@ -133,12 +142,12 @@ SERVER_KINDS = [
     Kind("fastsio-adopted", "fastsio ASGIApp (uvicorn; the libwebsockets thread adopts each "
          "websocket: --ws fastsio.uvicorn:WebSocketProtocol)",
          uvicorn_server("fastsio", "fastsio.uvicorn:WebSocketProtocol"), fastsio_core=True),
+    Kind("fastsio-standalone", "fastsio sio.serve_native (python -m fastsio serve-native: "
+         "its own port, websockets adopted as above)", standalone_server, fastsio_core=True),
     Kind("node", "Node socket.io 4 (npm)", node_server),
 ]
-# Slots for issue 7: give each a Kind (argv) and move it into SERVER_KINDS.
-PENDING_KINDS = {
-    "fastsio-standalone": "sio.serve_native: fastsio's own libwebsockets listener",
-}
+# Kinds named but not measurable yet, with why (none now).
+PENDING_KINDS = {}
 REF, NODE = "python-socketio", "node"
 
 

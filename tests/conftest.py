@@ -51,12 +51,16 @@ def log_text(log, path):
 class ServerProcess:
     """A uvicorn process serving `module:attr`; stopped by stop()."""
 
-    def __init__(self, impl, app, env=None, ws=None, serve_args=None):
+    def __init__(self, impl, app, env=None, ws=None, serve_args=None, standalone=None):
         """serve_args: run `python -m fastsio serve app <serve_args>` (the
-        zero-edit swap) instead of uvicorn itself. ws: uvicorn's --ws
-        (default: websockets, or FASTSIO_TEST_WS for fastsio)."""
-        if ws is None and not (serve_args is not None and impl == "fastsio"
-                               and "FASTSIO_TEST_WS" not in os.environ):
+        zero-edit swap) instead of uvicorn itself. standalone: run `python -m
+        fastsio serve-native app <standalone>` (app: MODULE:SIO, a fastsio
+        AsyncServer). ws: uvicorn's --ws (default: websockets, or
+        FASTSIO_TEST_WS for fastsio)."""
+        if standalone is not None:
+            ws = ""
+        elif ws is None and not (serve_args is not None and impl == "fastsio"
+                                 and "FASTSIO_TEST_WS" not in os.environ):
             # `python -m fastsio serve` picks fastsio's own class by default
             ws = FASTSIO_WS if impl == "fastsio" else "websockets"
         self.impl = impl
@@ -79,7 +83,9 @@ class ServerProcess:
         self.log = open(self.log_path, "wb")
         argv = [app, "--host", "127.0.0.1", "--port", str(self.port),
                 *(("--ws", ws) if ws else ()), "--log-level", "warning"]
-        if serve_args is None:
+        if standalone is not None:
+            argv = [sys.executable, "-m", "fastsio", "serve-native", *argv, *standalone]
+        elif serve_args is None:
             argv = [sys.executable, "-m", "uvicorn", *argv]
         else:
             argv = [sys.executable, "-m", "fastsio", "serve", *argv, *serve_args]

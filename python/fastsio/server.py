@@ -263,6 +263,16 @@ class AsyncServer:
         """Stops background activity; call before the web server stops."""
         self.logger.info("Socket.IO is shutting down")
 
+    async def serve_native(self, host="0.0.0.0", port=8000, path="/socket.io/",
+                           ssl_cert=None, ssl_key=None, **options):
+        """Serves this server on a port of its own (fastsio/standalone.py):
+        handshake, long-polling and websockets at `path`, websockets on the
+        native transport; TLS with ssl_cert/ssl_key. Runs until SIGINT,
+        SIGTERM or cancellation."""
+        from .standalone import serve_native
+        await serve_native(self, host=host, port=port, path=path, ssl_cert=ssl_cert,
+                           ssl_key=ssl_key, **options)
+
     async def handle_request(self, scope, receive, send):
         return await self.eio.handle_request(scope, receive, send)
 
