@@ -4,7 +4,7 @@ processes and python-socketio's AsyncClient.
 
 - plain TCP: websocket-only, polling-only and polling-then-upgraded clients
   on one server; one broadcast reaches all three; both websockets are on the
-  native transport (its counters);
+  native transport (its counters), whose C thread runs on libev;
 - --path: the server answers there and 404 elsewhere;
 - TLS (--ssl-cert/--ssl-key): polling and websockets over https/wss, the
   websocket on uvicorn's implementation (documented: uvicorn holds the TLS
@@ -14,6 +14,7 @@ processes and python-socketio's AsyncClient.
 - the command's refusals: not an AsyncServer, a missing certificate file.
 """
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,8 @@ async def test_transports_and_one_broadcast(start_server):
         info = await ws.call("info", timeout=5)
         assert info["scheme"] == "ws" and info["transport"] == "websocket"
         assert info["stats"]["adopted"] == 2 and info["stats"]["open"] == 2, info
+        # libev by default (libwebsockets-dev brings its lws plugin), unless forced
+        assert info["stats"]["event_loop"] == os.environ.get("FASTSIO_LWS_LOOP", "ev"), info
         assert (await poll.call("info", timeout=5))["transport"] == "polling"
     finally:
         for c in (ws, poll, up):
@@ -145,7 +148,7 @@ def test_refusals(args, message):
     started = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "fastsio", "serve-native", *args, "--port", "1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60,
-                       env={**__import__("os").environ, "FASTSIO_TEST_IMPL": "fastsio",
+                       env={**os.environ, "FASTSIO_TEST_IMPL": "fastsio",
                             "PYTHONPATH": f"{ROOT}:{ROOT}/python"})
     assert r.returncode == 1 and message in r.stderr, (r.returncode, r.stderr)
     assert time.monotonic() - started < 60

@@ -31,6 +31,7 @@ typedef struct NativeServerObject {
     fio_inbox *inbox;
     fio_ws_inbox_link link;       /* points at inbox and srv; its address is stable */
     PyObject *hub_obj;
+    fio_ws_loop loop;             /* the loop it runs (or ran) on, for stats() */
 } NativeServerObject;
 
 static void native_stop(NativeServerObject *self)
@@ -49,17 +50,24 @@ static PyObject *NativeServer_new(PyTypeObject *type, PyObject *args, PyObject *
 {
     static char *kwlist[] = {"hub", "ping_interval_ms", "ping_timeout_ms", "max_payload",
                              "close_grace_ms", "max_header_bytes", "compress_threshold",
-                             NULL};
+                             "event_loop", NULL};
+    const char *loop_name = "default";
     PyObject *hub_obj;
     long long interval = 25000, timeout = 20000, grace = 1000;
     Py_ssize_t max_payload = 1000000, max_header = 16384, compress = 0;
     NativeServerObject *self = NULL;
     PyObject *result = NULL;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|LLnLnn:NativeServer", kwlist, &hub_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|LLnLnns:NativeServer", kwlist, &hub_obj,
                                      &interval, &timeout, &max_payload, &grace, &max_header,
-                                     &compress))
+                                     &compress, &loop_name))
         return NULL;
+    fio_ws_loop loop;
+    if (fio_ws_loop_parse(loop_name, &loop) < 0) {
+        PyErr_Format(PyExc_ValueError, "NativeServer: event_loop must be 'default', 'poll', "
+                     "'ev' or 'uv', not '%s'", loop_name);
+        return NULL;
+    }
     fio_hub *hub = fastsio_hub_of(hub_obj);
     if (!hub)
         return NULL;
@@ -88,6 +96,7 @@ static PyObject *NativeServer_new(PyTypeObject *type, PyObject *args, PyObject *
     cfg.close_grace_ms = grace;
     cfg.max_header_bytes = (size_t)max_header;
     cfg.compress_threshold = (size_t)compress;
+    cfg.event_loop = loop;
     fio_ws_inbox_config(&cfg, &self->link);
     fio_ws_server *srv;
     Py_BEGIN_ALLOW_THREADS
@@ -98,6 +107,7 @@ static PyObject *NativeServer_new(PyTypeObject *type, PyObject *args, PyObject *
         goto done;
     }
     self->srv = srv;
+    self->loop = fio_ws_server_loop(srv);
     self->link.srv = srv;
     if (fio_ws_server_start(srv) < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
@@ -293,13 +303,14 @@ static PyObject *NativeServer_stats(NativeServerObject *self, PyObject *Py_UNUSE
     memset(&s, 0, sizeof s);
     if (self->srv)
         fio_ws_get_stats(self->srv, &s);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsO}", "adopted", (unsigned long long)s.adopted,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsOss}", "adopted", (unsigned long long)s.adopted,
                          "open", (unsigned long long)s.open, "closed",
                          (unsigned long long)s.closed, "writes", (unsigned long long)s.writes,
                          "frames_out", (unsigned long long)s.frames_out, "bytes_out",
                          (unsigned long long)s.bytes_out, "messages_in",
                          (unsigned long long)s.messages_in, "running",
-                         self->srv ? Py_True : Py_False);
+                         self->srv ? Py_True : Py_False, "event_loop",
+                         fio_ws_loop_name(self->loop));
 }
 
 static PyObject *NativeServer_close(NativeServerObject *self, PyObject *Py_UNUSED(ignored))

@@ -30,8 +30,14 @@ struct fio_lws_loop {
         struct ev_loop *(*loop_new)(unsigned int);
         void (*brk)(struct ev_loop *, int);
         void (*loop_destroy)(struct ev_loop *);
+        void (*timer_start)(struct ev_loop *, ev_timer *);
+        void (*timer_stop)(struct ev_loop *, ev_timer *);
+        ev_tstamp (*now)(struct ev_loop *);
         struct ev_loop *loop;
+        ev_timer kick;       /* fio_lws_loop_due: wakes lws at the earliest deadline */
+        ev_tstamp kick_at;   /* when kick fires (ev_now time), 0: not armed */
     } ev;
+    struct lws_context *ctx;          /* fio_lws_loop_set_context */
     struct lws_context *dying;        /* context being destroyed (libuv) */
     int stage;
 };
@@ -80,7 +86,9 @@ int fio_lws_loop_new(fio_ws_loop kind, fio_lws_loop **out)
         l->uv.inited = 1;
     } else {
         if (SYM(l, "ev_loop_new", l->ev.loop_new) < 0 || SYM(l, "ev_break", l->ev.brk) < 0 ||
-            SYM(l, "ev_loop_destroy", l->ev.loop_destroy) < 0)
+            SYM(l, "ev_loop_destroy", l->ev.loop_destroy) < 0 ||
+            SYM(l, "ev_timer_start", l->ev.timer_start) < 0 ||
+            SYM(l, "ev_timer_stop", l->ev.timer_stop) < 0 || SYM(l, "ev_now", l->ev.now) < 0)
             goto fail;
         err = EIO;
         /* No signal handling of ours; the host keeps its signal mask. */
@@ -94,6 +102,47 @@ fail:
     fio_lws_loop_free(l);
     errno = err;
     return -1;
+}
+
+/* The kick timer fired: a deadline lws may have armed too late is due (or
+ * the floor period passed). Writing lws's event pipe makes it service the
+ * pipe, then run its idle callback, which runs every due lws timer. */
+static void ev_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fio_lws_loop *l = w->data;
+    l->ev.kick_at = 0;
+    if (l->ctx)
+        lws_cancel_service(l->ctx);
+    fio_lws_loop_due(l, FIO_LWS_LOOP_FLOOR_US);
+}
+
+void fio_lws_loop_set_context(fio_lws_loop *l, struct lws_context *ctx)
+{
+    if (!l || l->kind != FIO_WS_LOOP_EV)
+        return;
+    l->ctx = ctx;
+    ev_init(&l->ev.kick, ev_kick);
+    l->ev.kick.data = l;
+    fio_lws_loop_due(l, FIO_LWS_LOOP_FLOOR_US);
+}
+
+void fio_lws_loop_due(fio_lws_loop *l, long long us)
+{
+    if (!l || l->kind != FIO_WS_LOOP_EV || !l->ctx)
+        return;
+    if (us > FIO_LWS_LOOP_FLOOR_US)
+        us = FIO_LWS_LOOP_FLOOR_US;
+    if (us < 0)
+        us = 0;
+    ev_tstamp at = l->ev.now(l->ev.loop) + (ev_tstamp)us / 1e6;
+    if (l->ev.kick_at != 0 && l->ev.kick_at <= at)
+        return;   /* armed sooner already */
+    l->ev.timer_stop(l->ev.loop, &l->ev.kick);
+    ev_timer_set(&l->ev.kick, (ev_tstamp)us / 1e6, 0.);
+    l->ev.timer_start(l->ev.loop, &l->ev.kick);
+    l->ev.kick_at = at;
 }
 
 uint64_t fio_lws_loop_option(fio_ws_loop kind)
@@ -173,8 +222,11 @@ void fio_lws_loop_free(fio_lws_loop *l)
         return;
     if (l->kind == FIO_WS_LOOP_UV && l->uv.inited && l->uv.loop_close(&l->uv.loop) != 0)
         return;   /* handles still open: freeing would leave them dangling */
-    if (l->kind == FIO_WS_LOOP_EV && l->ev.loop)
+    if (l->kind == FIO_WS_LOOP_EV && l->ev.loop) {
+        if (l->ctx)
+            l->ev.timer_stop(l->ev.loop, &l->ev.kick);
         l->ev.loop_destroy(l->ev.loop);
+    }
     if (l->dl)
         dlclose(l->dl);
     free(l);

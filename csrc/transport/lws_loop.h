@@ -36,6 +36,20 @@ int fio_lws_loop_new(fio_ws_loop kind, fio_lws_loop **out);
 uint64_t fio_lws_loop_option(fio_ws_loop kind);
 void *fio_lws_loop_native(fio_lws_loop *l);
 
+/* libev: lws 4.1.6 re-arms its one libev timer while it is still active, a
+ * no-op in libev, so an lws timer due sooner than the one armed fires late
+ * (docs/native-event-loop.md). The loop keeps a timer of its own for that:
+ * fio_lws_loop_due(l, us), called after every lws_sul_schedule with the
+ * same delay, arms it at that deadline when it is sooner than the one it
+ * holds; when it fires it wakes lws (lws_cancel_service), whose idle pass
+ * runs every due lws timer. It also fires at least every
+ * FIO_LWS_LOOP_FLOOR_US, so lws's internal timeouts (lws_set_timeout) are
+ * at most that late (0.2 s). set_context starts it once the context exists. Both
+ * on the thread that runs the loop; no-ops for poll and libuv. */
+#define FIO_LWS_LOOP_FLOOR_US 200000LL
+void fio_lws_loop_set_context(fio_lws_loop *l, struct lws_context *ctx);
+void fio_lws_loop_due(fio_lws_loop *l, long long us);
+
 /* Makes the lws_service call running the loop return (uv_stop / ev_break).
  * Call from inside it (a callback); NULL (poll) does nothing. */
 void fio_lws_loop_break(fio_lws_loop *l);

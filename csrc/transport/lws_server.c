@@ -263,6 +263,16 @@ static ws_conn *conn_of(fio_ws_server *srv, struct lws *wsi)
 
 /* ------------------------------------------------------------ Engine.IO timers */
 
+/* lws_sul_schedule, and the loop's own wake-up at the same deadline (lws
+ * 4.1.6 with libev would run the timer late otherwise: lws_loop.h). Service
+ * thread (or the creating thread before it starts). */
+static void schedule(fio_ws_server *srv, lws_sorted_usec_list_t *sul, sul_cb_t cb,
+                     lws_usec_t us)
+{
+    lws_sul_schedule(srv->ctx, 0, sul, cb, us);
+    fio_lws_loop_due(srv->loop, us);
+}
+
 static void ping_due(lws_sorted_usec_list_t *sul)
 {
     ws_conn *c = (ws_conn *)sul;   /* sul is the first member */
@@ -279,7 +289,7 @@ static void ping_due(lws_sorted_usec_list_t *sul)
     }
     c->awaiting_pong = 1;
     lws_callback_on_writable(c->wsi);
-    lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due, srv->cfg.ping_timeout_ms * LWS_US_PER_MS);
+    schedule(srv, &c->sul, ping_due, srv->cfg.ping_timeout_ms * LWS_US_PER_MS);
 }
 
 static void grace_over(lws_sorted_usec_list_t *sul)
@@ -308,7 +318,7 @@ static void begin_shutdown(fio_ws_server *srv)
             conn_kill(srv, c, FIO_WS_SERVER_SHUTDOWN);
         }
     }
-    lws_sul_schedule(srv->ctx, 0, &srv->grace_sul, grace_over,
+    schedule(srv, &srv->grace_sul, grace_over,
                      srv->cfg.close_grace_ms * LWS_US_PER_MS);
 }
 
@@ -504,7 +514,7 @@ static int on_upgrade_packet(fio_ws_server *srv, ws_conn *c, int type, const cha
     }
     if (c->probed && type == EIO_UPGRADE) {
         c->upgrading = 0;
-        lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due,
+        schedule(srv, &c->sul, ping_due,
                          srv->cfg.ping_interval_ms * LWS_US_PER_MS);
         if (srv->cfg.on_upgrade)
             srv->cfg.on_upgrade(srv->cfg.ctx, c->id, FIO_WS_UPGRADED);
@@ -550,7 +560,7 @@ static int on_packet(fio_ws_server *srv, ws_conn *c, int binary, const char *p, 
     case EIO_PONG:
         if (c->awaiting_pong) {
             c->awaiting_pong = 0;
-            lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due,
+            schedule(srv, &c->sul, ping_due,
                              srv->cfg.ping_interval_ms * LWS_US_PER_MS);
         }
         return 0;
@@ -641,7 +651,7 @@ static int on_established(fio_ws_server *srv, ws_conn *c)
         }
     }
     if (!c->upgrading)
-        lws_sul_schedule(srv->ctx, 0, &c->sul, ping_due,
+        schedule(srv, &c->sul, ping_due,
                          srv->cfg.ping_interval_ms * LWS_US_PER_MS);
     if (srv->paused)
         lws_rx_flow_control(c->wsi, 0);
@@ -893,7 +903,28 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 /* ------------------------------------------------------------ public API */
 
+static fio_ws_server *server_new(fio_hub *hub, const fio_ws_config *cfg);
+
 fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
+{
+    if (cfg->event_loop != FIO_WS_LOOP_DEFAULT)
+        return server_new(hub, cfg);
+    /* the default: libev where lws's libev plugin and libev load, else poll */
+    fio_ws_config c = *cfg;
+    c.event_loop = FIO_WS_LOOP_EV;
+    fio_ws_server *srv = server_new(hub, &c);
+    if (srv || errno != ENOENT)
+        return srv;
+    c.event_loop = FIO_WS_LOOP_POLL;
+    return server_new(hub, &c);
+}
+
+fio_ws_loop fio_ws_server_loop(const fio_ws_server *srv)
+{
+    return srv->cfg.event_loop;
+}
+
+static fio_ws_server *server_new(fio_hub *hub, const fio_ws_config *cfg)
 {
     fio_ws_server *srv = calloc(1, sizeof *srv);
     if (!srv)
@@ -914,8 +945,6 @@ fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
         srv->cfg.close_grace_ms = 1000;
     if (!srv->cfg.max_header_bytes)
         srv->cfg.max_header_bytes = 16384;
-    if (srv->cfg.event_loop == FIO_WS_LOOP_DEFAULT)
-        srv->cfg.event_loop = FIO_WS_LOOP_POLL;
     if (srv->cfg.max_header_bytes > 65535 || srv->cfg.event_loop < FIO_WS_LOOP_POLL ||
         srv->cfg.event_loop > FIO_WS_LOOP_EV) {
         free(srv);
@@ -983,6 +1012,7 @@ fio_ws_server *fio_ws_server_new(fio_hub *hub, const fio_ws_config *cfg)
     srv->vh = lws_get_vhost_by_name(srv->ctx, "default");
     if (!srv->vh)
         goto fail;
+    fio_lws_loop_set_context(srv->loop, srv->ctx);
     return srv;
 fail:
     if (srv->ctx)

@@ -108,18 +108,18 @@ enum { FIO_WS_PROBED = 0, FIO_WS_UPGRADED = 1 };
 typedef void (*fio_ws_upgrade_fn)(void *ctx, uint32_t conn, int stage);
 
 /* Event loop of the service thread (docs/native-event-loop.md has the
- * measurements behind the default). POLL: lws's own poll() loop, the only
- * one that meets every contract of this header. UV / EV: libuv / libev
- * through lws 4.1's evlib plugins (libwebsockets-evlib_uv.so / _ev.so), as a
- * loop the server creates and runs on the service thread (so lws installs no
- * signal handlers), for measurements only; with lws 4.1.6 they break
- * contracts above. EV: an lws timer scheduled sooner than the one libev has
- * armed fires only at the armed time (pings and ping timeouts late, the
- * shutdown grace period up to a ping interval). UV: the lws context is not
- * freed at stop (about 40 KB each time) and closing handshakes (1000, 1001)
- * are not sent. */
+ * measurements behind the default). POLL: lws's own poll() loop, O(number of
+ * connections) per wake-up. EV: libev (epoll) through lws 4.1's evlib plugin
+ * (libwebsockets-evlib_ev.so), as a loop the server creates and runs on the
+ * service thread (so lws installs no signal handlers); lws 4.1.6 arms its
+ * libev timer late when a sooner one is scheduled, which lws_loop.c makes up
+ * for with a timer of its own (our timers on time, lws's internal timeouts
+ * at most 0.2 s late). UV: libuv, for measurements only; with lws 4.1.6 the
+ * context is not freed at stop (about 40 KB each time) and closing
+ * handshakes (1000, 1001) are not sent. */
 typedef enum fio_ws_loop {
-    FIO_WS_LOOP_DEFAULT = 0,   /* the measured choice: FIO_WS_LOOP_POLL */
+    FIO_WS_LOOP_DEFAULT = 0,   /* the measured choice: FIO_WS_LOOP_EV where it loads
+                                  (lws's libev plugin and libev.so.4), else POLL */
     FIO_WS_LOOP_POLL,
     FIO_WS_LOOP_UV,
     FIO_WS_LOOP_EV
@@ -215,5 +215,7 @@ typedef struct fio_ws_stats {
     uint64_t deflated;   /* messages compressed (a frame served from its cache: not counted) */
 } fio_ws_stats;
 void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out);
+/* The loop the server runs on (FIO_WS_LOOP_DEFAULT resolved). Any thread. */
+fio_ws_loop fio_ws_server_loop(const fio_ws_server *srv);
 
 #endif

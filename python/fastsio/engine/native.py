@@ -84,7 +84,10 @@ class NativeTransport:
             engine.hub, ping_interval_ms=max(round(interval * 1000), 1),
             ping_timeout_ms=max(round(engine.ping_timeout * 1000), 1),
             max_payload=engine.max_http_buffer_size,
-            compress_threshold=max(int(engine.compression_threshold), 1) if deflate else 0)
+            compress_threshold=max(int(engine.compression_threshold), 1) if deflate else 0,
+            # the C thread's event loop: libev where it loads, else poll
+            # (docs/native-event-loop.md); "poll" forces lws's own
+            event_loop=os.environ.get("FASTSIO_LWS_LOOP", "default"))
         self.loop = asyncio.get_running_loop()
         self.fd = self.server.fileno()
         self.backlog = collections.deque()
