@@ -7,6 +7,7 @@ implementation from the FASTSIO_TEST_IMPL environment variable.
 import contextlib
 import signal
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -125,6 +126,19 @@ class ServerProcess:
 @pytest.fixture(params=IMPLS)
 def impl(request):
     return request.param
+
+
+@pytest.fixture
+def self_signed_cert(tmp_path):
+    """(cert, key): PEM files of a one-day self-signed certificate for
+    127.0.0.1, made with the openssl command (skips the test without it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 @pytest.fixture

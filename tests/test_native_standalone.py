@@ -15,7 +15,6 @@ processes and python-socketio's AsyncClient.
 """
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -91,13 +90,8 @@ async def test_path(start_server):
         await client.disconnect()
 
 
-async def test_tls(start_server, tmp_path):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
-                   check=True, capture_output=True)
+async def test_tls(start_server, self_signed_cert):
+    cert, key = self_signed_cert
     server = start_server("fastsio", APP, standalone=["--ssl-cert", cert, "--ssl-key", key])
     url = f"https://127.0.0.1:{server.port}"
     ws, got_ws = await connect(url, ["websocket"], ssl_verify=False)

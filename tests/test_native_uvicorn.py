@@ -18,7 +18,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -247,13 +246,8 @@ async def test_polling_stays_and_upgrade_is_adopted(start_server):
 
 # ------------------------------------------------------------ (c) TLS stays
 
-async def test_tls_falls_back_to_uvicorn(start_server, tmp_path):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
-                   check=True, capture_output=True)
+async def test_tls_falls_back_to_uvicorn(start_server, self_signed_cert):
+    cert, key = self_signed_cert
     server = start_server("fastsio", NATIVE_APP, ws=NATIVE,
                           serve_args=["--no-swap", "--ssl-keyfile", key, "--ssl-certfile", cert])
     url = f"https://127.0.0.1:{server.port}"
