@@ -5,7 +5,7 @@ processes and python-socketio's AsyncClient.
 - plain TCP: websocket-only, polling-only and polling-then-upgraded clients
   on one server; one broadcast reaches all three; both websockets are on the
   native transport (its counters), whose C thread runs on libev;
-- --path: the server answers there and 404 elsewhere;
+- --path: the server answers there, 404 elsewhere (403 for a websocket);
 - TLS (--ssl-cert/--ssl-key): polling and websockets over https/wss, the
   websocket on uvicorn's implementation (documented: uvicorn holds the TLS
   state);
@@ -23,6 +23,8 @@ import urllib.request
 
 import pytest
 import socketio
+import websockets
+from websockets.asyncio.client import connect as ws_connect
 
 from tests.conftest import ROOT
 
@@ -81,6 +83,11 @@ async def test_path(start_server):
     assert status_of(f"{server.url}/rt/?EIO=4&transport=polling") == 200
     assert status_of(f"{server.url}/socket.io/?EIO=4&transport=polling") == 404
     assert status_of(f"{server.url}/") == 404
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with ws_connect(f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4"
+                              "&transport=websocket"):
+            pass
+    assert refused.value.response.status_code == 403
     client, _ = await connect(server.url, ["polling", "websocket"], path="/rt")
     try:
         assert await upgraded(client)

@@ -11,7 +11,7 @@ Engine.IO handshake, HTTP long-polling, and websockets, each websocket (new,
 or the upgrade of a polling session) handed to the native transport's C
 thread as under `python -m fastsio serve` (fastsio/uvicorn.py). The HTTP side
 is uvicorn's (httptools or h11), running `ASGIApp(sio, socketio_path=path)`;
-anything else on the port is answered 404.
+anything else on the port is refused (404; a websocket elsewhere: 403).
 
 TLS (ssl_cert and ssl_key, PEM files; ssl_key may be omitted when the
 certificate file holds the key): terminated by uvicorn, which then holds the
