@@ -107,6 +107,7 @@ class Server:
 
     def __init__(self, cfg, impl, ws):
         env = {"SOAK_PING": str(cfg["ping"]), "SOAK_TICK_MS": str(cfg["tick_ms"]),
+               "SOAK_NATIVE": "1" if ws and ws.startswith("fastsio.uvicorn") else "",
                "SOAK_ROOMS": str(cfg["rooms"]), "SOAK_MAX_QUEUE": str(cfg["max_queue"])}
         self.proc = ServerProcess(impl, "benchmarks.soak_app:app", env=env, ws=ws)
         self.pid = self.proc.proc.pid
@@ -342,12 +343,13 @@ def run(cfg, impl="fastsio", ws="websockets", out=None):
     report = {"config": cfg, "impl": impl, "rows": [], "problems": []}
     try:
         time.sleep(0.5)
+        tasks = server.stats()["tasks"]   # first: it makes the native transport
         report["initial"] = {"rss": rss_kib(server.pid), "fds": server.settled_fds(),
-                             "tasks": server.stats()["tasks"]}
-        # the native transport opens its own fds once, with the first
-        # adoption: the inbox's eventfd and lws's cancel pipe (two)
-        native_fds = 3 if ws.startswith("fastsio.uvicorn") else 0
-        base = {"tasks": None, "fds": report["initial"]["fds"] + native_fds}
+                             "tasks": tasks}
+        # with the native transport, the app made it (and its fds: the
+        # inbox's eventfd, lws's cancel pipe, libev's epoll fd) at the first
+        # stats request, so the initial count holds them
+        base = {"tasks": None, "fds": report["initial"]["fds"]}
         out(header())
         warm = run_wave(server, cfg, cfg["warmup"], base, seed=0)
         out(format_row("warm-up", warm))
