@@ -102,22 +102,25 @@ def maps_core(pid):
 
 # ------------------------------------------------------------------ servers
 
+def python_env(impl):
+    """Extra env of a Python server process: bench_app's library, and this
+    checkout's fastsio on the path."""
+    return {"FASTSIO_TEST_IMPL": impl,
+            "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "python"),
+                                           os.environ.get("PYTHONPATH", "")])}
+
+
 def uvicorn_server(impl, ws="websockets"):
     def argv(port):
-        env = {"FASTSIO_TEST_IMPL": impl,
-               "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "python"),
-                                              os.environ.get("PYTHONPATH", "")])}
         return ([sys.executable, "-m", "uvicorn", PY_APP, "--host", "127.0.0.1",
-                 "--port", str(port), "--ws", ws, "--log-level", "warning"], env)
+                 "--port", str(port), "--ws", ws, "--log-level", "warning"], python_env(impl))
     return argv
 
 
 def standalone_server(port):
-    env = {"FASTSIO_TEST_IMPL": "fastsio",
-           "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "python"),
-                                          os.environ.get("PYTHONPATH", "")])}
     return ([sys.executable, "-m", "fastsio", "serve-native", "benchmarks.bench_app:sio",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env)
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            python_env("fastsio"))
 
 
 def node_server(port):

@@ -136,7 +136,7 @@ def malloc_in_use():
 
 def stats():
     eio = sio.eio
-    if os.environ.get("SOAK_NATIVE") and getattr(eio, "native", False) is None:
+    if os.environ.get("SOAK_NATIVE") and eio.native is None:   # set for fastsio only
         # the native transport opens its fds at its first adoption; made
         # here, they are in the harness's initial fd count
         from fastsio.engine import native

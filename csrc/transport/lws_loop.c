@@ -136,11 +136,12 @@ void fio_lws_loop_due(fio_lws_loop *l, long long us)
         us = FIO_LWS_LOOP_FLOOR_US;
     if (us < 0)
         us = 0;
-    ev_tstamp at = l->ev.now(l->ev.loop) + (ev_tstamp)us / 1e6;
+    ev_tstamp delay = (ev_tstamp)us / 1e6;
+    ev_tstamp at = l->ev.now(l->ev.loop) + delay;
     if (l->ev.kick_at != 0 && l->ev.kick_at <= at)
         return;   /* armed sooner already */
     l->ev.timer_stop(l->ev.loop, &l->ev.kick);
-    ev_timer_set(&l->ev.kick, (ev_tstamp)us / 1e6, 0.);
+    ev_timer_set(&l->ev.kick, delay, 0.);
     l->ev.timer_start(l->ev.loop, &l->ev.kick);
     l->ev.kick_at = at;
 }

@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-NATIVE_WS = "fastsio.uvicorn:WebSocketProtocol"
+from .standalone import NATIVE_WS
 
 
 def _uvicorn():

@@ -24,13 +24,14 @@ serve_native runs until the process gets SIGINT or SIGTERM, or until the
 task awaiting it is cancelled. On a signal it stops accepting, closes every
 Engine.IO session (the disconnect handlers run with reason "server
 disconnect"; a pending long-poll is answered, websockets are closed), then
-lets uvicorn close its connections. It must run on the main thread's loop when signals
-are to stop it.
+lets uvicorn close its connections. It must run on the main thread's loop
+when signals are to stop it.
 
 Thread: the asyncio loop that awaits serve_native.
 """
 import os
 
+# the uvicorn websocket class that hands fastsio's websockets to the C thread
 NATIVE_WS = "fastsio.uvicorn:WebSocketProtocol"
 
 
