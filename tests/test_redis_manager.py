@@ -273,7 +273,11 @@ async def test_redis_restart_under_load(redis_server, start_server):
             assert server.proc.poll() is None
             log = server.output()
             assert "Traceback" not in log, log
-            assert log.count("connection lost") <= 2, log
+            # one notice per connection (command, subscriber), not one per emit
+            assert log.count("connection lost (") <= 2, log
+            # emits made while Redis is down wait for it; only a PUBLISH already
+            # written when it went down may fail (racy, hence a small bound, not 0)
+            assert log.count("Cannot publish to redis") <= 3, log
     finally:
         for p in (pa, pb):
             if p.sio.connected:
