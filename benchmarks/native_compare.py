@@ -294,29 +294,34 @@ def wait_quiet(max_wait, busy=0.3):
 
 
 def measure(args, kind, rep):
-    """Starts `kind`, runs every mode against it, stops it; returns
-    {mode: result}."""
+    """Starts `kind`, runs the chosen modes (args.modes) against it, stops
+    it; returns {mode: result}."""
     out = {}
     if args.wait_quiet:
         out["busy_before"] = wait_quiet(args.wait_quiet)
     server = Server(kind, args.server_cpu, f"rep{rep}")
+    modes = args.modes
     try:
         d = str(args.duration)
         LoadRun(args, server, "echo", ["-n", "10", "-d", "0.5"]).run()
         LoadRun(args, server, "broadcast", ["-n", "10", "-d", "0.5"]).run()
         time.sleep(0.5)
-        out["idle"] = LoadRun(args, server, "idle", [
-            "-n", str(args.idle_clients), "-c", "100", "-d", "300", "--hold-stdin"]).run()
-        time.sleep(1.0)   # the server lets go of the idle clients
-        out["connect"] = LoadRun(args, server, "connect", [
-            "-n", str(args.connect_clients), "-c", "100"]).run()
-        time.sleep(1.0)
-        out["broadcast"] = LoadRun(args, server, "broadcast", [
-            "-n", str(args.broadcast_clients), "-c", "100", "-d", d, "--count", "20",
-            "--size", "100"]).run()
-        time.sleep(0.5)
-        out["echo"] = LoadRun(args, server, "echo", [
-            "-n", str(args.echo_clients), "-d", d, "--size", "100"]).run()
+        if "idle" in modes:
+            out["idle"] = LoadRun(args, server, "idle", [
+                "-n", str(args.idle_clients), "-c", "100", "-d", "300", "--hold-stdin"]).run()
+            time.sleep(1.0)   # the server lets go of the idle clients
+        if "connect" in modes:
+            out["connect"] = LoadRun(args, server, "connect", [
+                "-n", str(args.connect_clients), "-c", "100"]).run()
+            time.sleep(1.0)
+        if "broadcast" in modes:
+            out["broadcast"] = LoadRun(args, server, "broadcast", [
+                "-n", str(args.broadcast_clients), "-c", "100", "-d", d, "--count", "20",
+                "--size", "100"]).run()
+            time.sleep(0.5)
+        if "echo" in modes:
+            out["echo"] = LoadRun(args, server, "echo", [
+                "-n", str(args.echo_clients), "-d", d, "--size", "100"]).run()
     finally:
         server.stop()
     return out
@@ -327,6 +332,7 @@ def measure(args, kind, rep):
 # What one operation of a mode is (a result field counting them), for the
 # server's CPU per operation.
 OPS = {"broadcast": "deliveries", "echo": "acked", "connect": "connected"}
+MODES = ("idle", "connect", "broadcast", "echo")
 
 # (key, title, mode, result field, higher is better, cpu columns). Rates and
 # latencies are what a client sees, and move with whatever else the machine
@@ -369,6 +375,8 @@ def table(args, kinds, runs):
     lines, summary = [], {}
     width = max(len(k.name) for k in kinds) + 2
     for key, title, mode, field, higher, cpu in METRICS:
+        if mode not in args.modes:
+            continue
         medians = {k.name: med([r[mode][field] for r in runs[k.name]]) for k in kinds}
         summary[key] = medians
         lines.append("")
@@ -433,8 +441,13 @@ def main():
                          "nearly idle (a shared machine)")
     ap.add_argument("--quick", action="store_true",
                     help="1 rep, 1 s windows, 100-200 clients: checks the harness, not the servers")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="comma-separated subset of " + ", ".join(MODES))
     ap.add_argument("--build-only", action="store_true")
     args = ap.parse_args()
+    args.modes = args.modes.split(",")
+    if not set(args.modes) <= set(MODES):
+        sys.exit(f"unknown mode in {args.modes}; known: {', '.join(MODES)}")
     build_loadgen()
     if args.build_only:
         print(LOADGEN)
@@ -463,14 +476,17 @@ def main():
             t = time.monotonic()
             runs[k.name].append(measure(args, k, rep))
             r = runs[k.name][-1]
+            shown = [f"bcast {fmt(r['broadcast']['deliveries_per_s'])}/s"
+                     if "broadcast" in r else "",
+                     f"echo {fmt(r['echo']['round_trips_per_s'])}/s p50 "
+                     f"{fmt(r['echo']['p50_ms'])} p99 {fmt(r['echo']['p99_ms'])} ms"
+                     if "echo" in r else "",
+                     f"connect {fmt(r['connect']['connects_per_s'])}/s"
+                     if "connect" in r else "",
+                     f"rss/conn {fmt(r['idle']['rss_per_conn_kib'])} KiB" if "idle" in r else ""]
             print(f"rep {rep + 1}/{args.reps} {k.name:16s} "
-                  f"bcast {fmt(r['broadcast']['deliveries_per_s'])}/s  "
-                  f"echo {fmt(r['echo']['round_trips_per_s'])}/s "
-                  f"p50 {fmt(r['echo']['p50_ms'])} p99 {fmt(r['echo']['p99_ms'])} ms  "
-                  f"connect {fmt(r['connect']['connects_per_s'])}/s  "
-                  f"rss/conn {fmt(r['idle']['rss_per_conn_kib'])} KiB  "
-                  f"other cpu {fmt(r['broadcast']['other_cpu'], 0)}%  "
-                  f"({time.monotonic() - t:.0f} s)", flush=True)
+                  + "  ".join(x for x in shown if x)
+                  + f"  ({time.monotonic() - t:.0f} s)", flush=True)
     text, summary = table(args, kinds, runs)
     print(f"\nmedians of {args.reps} interleaved runs; server on cpu {args.server_cpu}, "
           f"load generator on cpu {args.loadgen_cpu}; x py / x node = this server's figure "

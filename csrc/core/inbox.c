@@ -3,7 +3,8 @@
  * One mutex guards everything. The eventfd is written (under the mutex) only
  * when the inbox goes from empty to non-empty and read (under the mutex) by
  * fio_inbox_take, which empties the inbox; so whenever the mutex is free,
- * the eventfd is readable exactly when something is pending. The pending
+ * the eventfd is readable exactly when something is pending (in deferred
+ * mode: pending and flushed, `signalled` telling whether it is). The pending
  * arrays are handed to the consumer as they are; producers start new ones. */
 #include "inbox.h"
 
@@ -30,6 +31,8 @@ struct fio_inbox {
     size_t nbounded;            /* pending items with bounded != 0 */
     size_t max_bounded;
     int paused;                 /* a post returned 1; resume not yet called */
+    int deferred;               /* fio_inbox_defer_signals: items wait for a flush */
+    int signalled;              /* the eventfd was written since the last take */
     void (*resume)(void *ctx);
     void *resume_ctx;
 };
@@ -110,7 +113,25 @@ static int is_empty(const fio_inbox *q)
 static int signal_consumer(fio_inbox *q)
 {
     uint64_t one = 1;
-    return write(q->fd, &one, sizeof one) == (ssize_t)sizeof one ? 0 : -1;
+    if (write(q->fd, &one, sizeof one) != (ssize_t)sizeof one)
+        return -1;
+    q->signalled = 1;
+    return 0;
+}
+
+void fio_inbox_defer_signals(fio_inbox *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->deferred = 1;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void fio_inbox_flush(fio_inbox *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->signalled && !is_empty(q))
+        (void)signal_consumer(q);   /* cannot fail with a valid fd: the count stays tiny */
+    pthread_mutex_unlock(&q->mu);
 }
 
 int fio_inbox_post(fio_inbox *q, const fio_inbox_item *item)
@@ -119,7 +140,7 @@ int fio_inbox_post(fio_inbox *q, const fio_inbox_item *item)
     pthread_mutex_lock(&q->mu);
     if (grow((void **)&q->items, &q->capitems, q->nitems, 1, sizeof *q->items) < 0)
         goto out;
-    if (is_empty(q) && signal_consumer(q) < 0)
+    if (!q->deferred && is_empty(q) && signal_consumer(q) < 0)
         goto out;   /* cannot happen with a valid fd: the count stays tiny */
     q->items[q->nitems++] = *item;
     rc = 0;
@@ -171,6 +192,7 @@ size_t fio_inbox_take(fio_inbox *q, fio_inbox_batch *out)
      * either way. */
     ssize_t r = read(q->fd, &count, sizeof count);
     (void)r;
+    q->signalled = 0;
     out->items = q->items;
     out->nitems = q->nitems;
     q->items = NULL;

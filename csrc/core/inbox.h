@@ -57,6 +57,17 @@ int fio_inbox_post(fio_inbox *q, const fio_inbox_item *item);
  * 0 / -1 oom. */
 int fio_inbox_post_conns(fio_inbox *q, const uint32_t *ids, size_t n, int overflowed);
 
+/* Deferred mode, for a producer that posts in passes (the native transport's
+ * service thread): fio_inbox_post no longer writes the eventfd; the producer
+ * calls fio_inbox_flush at the end of each pass in which it posted, which
+ * writes it when something is pending and it was not written since the last
+ * take. The consumer then wakes once per pass instead of at the pass's first
+ * item (waking it there lets it preempt the producer on a shared core, item
+ * after item). Connection ids (fio_inbox_post_conns) still signal at once.
+ * Set before the first post. */
+void fio_inbox_defer_signals(fio_inbox *q);
+void fio_inbox_flush(fio_inbox *q);
+
 /* Consumer side: moves everything posted so far into *out (caller frees the
  * arrays with free() and the payloads with their free_fn) and clears the
  * eventfd. Returns the number of items + ids taken. */

@@ -32,10 +32,15 @@ struct fio_lws_loop {
         void (*loop_destroy)(struct ev_loop *);
         void (*timer_start)(struct ev_loop *, ev_timer *);
         void (*timer_stop)(struct ev_loop *, ev_timer *);
+        void (*prepare_start)(struct ev_loop *, ev_prepare *);
+        void (*prepare_stop)(struct ev_loop *, ev_prepare *);
         ev_tstamp (*now)(struct ev_loop *);
         struct ev_loop *loop;
         ev_timer kick;       /* fio_lws_loop_due: wakes lws at the earliest deadline */
         ev_tstamp kick_at;   /* when kick fires (ev_now time), 0: not armed */
+        ev_prepare pass;     /* fio_lws_loop_on_pass */
+        void (*pass_fn)(void *);
+        void *pass_arg;
     } ev;
     struct lws_context *ctx;          /* fio_lws_loop_set_context */
     struct lws_context *dying;        /* context being destroyed (libuv) */
@@ -88,7 +93,9 @@ int fio_lws_loop_new(fio_ws_loop kind, fio_lws_loop **out)
         if (SYM(l, "ev_loop_new", l->ev.loop_new) < 0 || SYM(l, "ev_break", l->ev.brk) < 0 ||
             SYM(l, "ev_loop_destroy", l->ev.loop_destroy) < 0 ||
             SYM(l, "ev_timer_start", l->ev.timer_start) < 0 ||
-            SYM(l, "ev_timer_stop", l->ev.timer_stop) < 0 || SYM(l, "ev_now", l->ev.now) < 0)
+            SYM(l, "ev_timer_stop", l->ev.timer_stop) < 0 || SYM(l, "ev_now", l->ev.now) < 0 ||
+            SYM(l, "ev_prepare_start", l->ev.prepare_start) < 0 ||
+            SYM(l, "ev_prepare_stop", l->ev.prepare_stop) < 0)
             goto fail;
         err = EIO;
         /* No signal handling of ours; the host keeps its signal mask. */
@@ -126,6 +133,26 @@ void fio_lws_loop_set_context(fio_lws_loop *l, struct lws_context *ctx)
     ev_init(&l->ev.kick, ev_kick);
     l->ev.kick.data = l;
     fio_lws_loop_due(l, FIO_LWS_LOOP_FLOOR_US);
+}
+
+static void ev_pass(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fio_lws_loop *l = w->data;
+    l->ev.pass_fn(l->ev.pass_arg);
+}
+
+int fio_lws_loop_on_pass(fio_lws_loop *l, void (*fn)(void *), void *arg)
+{
+    if (!l || l->kind != FIO_WS_LOOP_EV || l->ev.pass_fn)
+        return -1;
+    l->ev.pass_fn = fn;
+    l->ev.pass_arg = arg;
+    ev_prepare_init(&l->ev.pass, ev_pass);
+    l->ev.pass.data = l;
+    l->ev.prepare_start(l->ev.loop, &l->ev.pass);
+    return 0;
 }
 
 void fio_lws_loop_due(fio_lws_loop *l, long long us)
@@ -226,6 +253,8 @@ void fio_lws_loop_free(fio_lws_loop *l)
     if (l->kind == FIO_WS_LOOP_EV && l->ev.loop) {
         if (l->ctx)
             l->ev.timer_stop(l->ev.loop, &l->ev.kick);
+        if (l->ev.pass_fn)
+            l->ev.prepare_stop(l->ev.loop, &l->ev.pass);
         l->ev.loop_destroy(l->ev.loop);
     }
     if (l->dl)

@@ -50,6 +50,13 @@ void *fio_lws_loop_native(fio_lws_loop *l);
 void fio_lws_loop_set_context(fio_lws_loop *l, struct lws_context *ctx);
 void fio_lws_loop_due(fio_lws_loop *l, long long us);
 
+/* A pass hook: fn(arg) runs on the loop's thread each time the loop is about
+ * to wait for events (libev: an ev_prepare watcher), after the callbacks of
+ * the pass before. 0, or -1 when the loop has none (poll: lws_service
+ * returns after each pass, its caller runs fn; libuv: not provided). Once,
+ * after set_context, before the loop runs. */
+int fio_lws_loop_on_pass(fio_lws_loop *l, void (*fn)(void *), void *arg);
+
 /* Makes the lws_service call running the loop return (uv_stop / ev_break).
  * Call from inside it (a callback); NULL (poll) does nothing. */
 void fio_lws_loop_break(fio_lws_loop *l);

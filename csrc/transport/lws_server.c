@@ -15,11 +15,15 @@
  * calls lws_cancel_service with srv->mu held and only while !dying; the
  * service thread sets dying under srv->mu before it destroys the context, so
  * no waker can touch a destroyed context. Nothing else is shared. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* SCHED_BATCH */
+#endif
 #include "lws_server.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +104,9 @@ struct fio_ws_server {
     fio_deflater *defl;               /* NULL: permessage-deflate off */
     ws_req *treqs;                    /* requests taken from reqs (swapped) */
     size_t capt;
+    int pass_hooked;                  /* the loop ends each pass with pass_end */
+    int in_pass;                      /* inside lws_service with pass_hooked */
+    int pass_told;                    /* a cfg callback ran in this pass */
 
     _Atomic uint64_t st_adopted, st_open, st_closed, st_writes, st_frames, st_bytes, st_msgs;
 };
@@ -207,6 +214,25 @@ static void set_reason(ws_conn *c, fio_ws_reason r)
     }
 }
 
+/* The end of a service pass: cfg.on_pass_end, if a callback ran in it. */
+static void pass_end(void *arg)
+{
+    fio_ws_server *srv = arg;
+    if (!srv->pass_told)
+        return;
+    srv->pass_told = 0;
+    if (srv->cfg.on_pass_end)
+        srv->cfg.on_pass_end(srv->cfg.ctx);
+}
+
+/* After each cfg callback (on_open, on_message, on_close, on_upgrade). */
+static void told(fio_ws_server *srv)
+{
+    srv->pass_told = 1;
+    if (!srv->in_pass)
+        pass_end(srv);
+}
+
 /* Service thread (or the stopping thread once the service thread is gone):
  * closes the hub connection, reports on_close, unlinks and frees c. */
 static void conn_finish(fio_ws_server *srv, ws_conn *c, fio_ws_reason fallback)
@@ -225,8 +251,10 @@ static void conn_finish(fio_ws_server *srv, ws_conn *c, fio_ws_reason fallback)
     if (c->owns_hub_conn)
         fio_hub_conn_close(srv->hub, c->id);
     BUMP(srv, st_closed, 1);
-    if (srv->cfg.on_close)
+    if (srv->cfg.on_close) {
         srv->cfg.on_close(srv->cfg.ctx, c->id, c->reason);
+        told(srv);
+    }
     if (c->wsi)
         lws_set_opaque_user_data(c->wsi, NULL);
     c->wsi = NULL;
@@ -372,6 +400,8 @@ static void set_paused(fio_ws_server *srv, int paused)
             lws_rx_flow_control(c->wsi, (paused ? 0 : 1) | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
+static void write_now(fio_ws_server *srv, ws_conn *c);
+
 /* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes adoptions and wake/close/resume
  * requests, in the order they were made. */
 static void take_requests(fio_ws_server *srv)
@@ -415,7 +445,7 @@ static void take_requests(fio_ws_server *srv)
         if (overflowed)
             conn_kill(srv, c, FIO_WS_TRANSPORT_ERROR);
         else if (c->established)
-            lws_callback_on_writable(c->wsi);
+            write_now(srv, c);
     }
     if (stop && !srv->stopping)
         begin_shutdown(srv);
@@ -427,7 +457,11 @@ static void take_requests(fio_ws_server *srv)
 static int deliver(fio_ws_server *srv, ws_conn *c, int binary, const char *p, size_t n)
 {
     BUMP(srv, st_msgs, 1);
-    int rc = srv->cfg.on_message ? srv->cfg.on_message(srv->cfg.ctx, c->id, binary, p, n) : 0;
+    int rc = 0;
+    if (srv->cfg.on_message) {
+        rc = srv->cfg.on_message(srv->cfg.ctx, c->id, binary, p, n);
+        told(srv);
+    }
     if (rc < 0) {
         set_reason(c, FIO_WS_TRANSPORT_ERROR);
         return -1;
@@ -508,16 +542,20 @@ static int on_upgrade_packet(fio_ws_server *srv, ws_conn *c, int type, const cha
         }
         c->probed = 1;
         lws_callback_on_writable(c->wsi);
-        if (srv->cfg.on_upgrade)
+        if (srv->cfg.on_upgrade) {
             srv->cfg.on_upgrade(srv->cfg.ctx, c->id, FIO_WS_PROBED);
+            told(srv);
+        }
         return 0;
     }
     if (c->probed && type == EIO_UPGRADE) {
         c->upgrading = 0;
         schedule(srv, &c->sul, ping_due,
                          srv->cfg.ping_interval_ms * LWS_US_PER_MS);
-        if (srv->cfg.on_upgrade)
+        if (srv->cfg.on_upgrade) {
             srv->cfg.on_upgrade(srv->cfg.ctx, c->id, FIO_WS_UPGRADED);
+            told(srv);
+        }
         lws_callback_on_writable(c->wsi);
         return 0;
     }
@@ -655,8 +693,10 @@ static int on_established(fio_ws_server *srv, ws_conn *c)
                          srv->cfg.ping_interval_ms * LWS_US_PER_MS);
     if (srv->paused)
         lws_rx_flow_control(c->wsi, 0);
-    if (srv->cfg.on_open)
+    if (srv->cfg.on_open) {
         srv->cfg.on_open(srv->cfg.ctx, c->id);
+        told(srv);
+    }
     if (srv->stopping) {
         c->closing = 1;
         c->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
@@ -839,6 +879,25 @@ static int on_writable(fio_ws_server *srv, ws_conn *c)
     return 0;
 }
 
+/* A woken connection's queue, written at once from the wake-up callback
+ * instead of at the next WRITEABLE callback: that round costs two epoll_ctl
+ * (POLLOUT on, then off) and a loop turn per wake, most of a small write's
+ * cost. Service thread only, on an established h1 websocket with nothing of
+ * an earlier write still held by lws (lws_write would queue behind it, but
+ * then the writable round is needed anyway). A close, the one-frame-per-write
+ * mode and anything lws still holds take the writable callback as before; an
+ * error ends the connection here (what returning -1 from that callback does). */
+static void write_now(fio_ws_server *srv, ws_conn *c)
+{
+    if (c->closing || c->close_after_drain || srv->cfg.frame_per_write ||
+        lws_partial_buffered(c->wsi)) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (on_writable(srv, c) < 0)
+        conn_kill(srv, c, FIO_WS_TRANSPORT_ERROR);   /* keeps a reason already set */
+}
+
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len)
 {
@@ -1013,6 +1072,7 @@ static fio_ws_server *server_new(fio_hub *hub, const fio_ws_config *cfg)
     if (!srv->vh)
         goto fail;
     fio_lws_loop_set_context(srv->loop, srv->ctx);
+    srv->pass_hooked = !srv->loop || fio_lws_loop_on_pass(srv->loop, pass_end, srv) == 0;
     return srv;
 fail:
     if (srv->ctx)
@@ -1028,9 +1088,21 @@ fail:
 static void *service_main(void *arg)
 {
     fio_ws_server *srv = arg;
-    while (!srv->exit)
+    /* SCHED_BATCH: a wake from the loop thread (lws_cancel_service) does not
+     * preempt it when both share a core; this thread runs once the loop
+     * thread waits, and takes its whole batch of wakes. Same CPU share as
+     * before; best effort (unchanged where refused). */
+    struct sched_param sp = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    srv->in_pass = srv->pass_hooked;
+    while (!srv->exit) {
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        if (!srv->loop)
+            pass_end(srv);   /* poll: lws_service returns after each pass */
+    }
+    srv->in_pass = 0;
+    pass_end(srv);
     srv->exit = 1;
     lws_sul_cancel(&srv->grace_sul);
     pthread_mutex_lock(&srv->mu);
@@ -1097,8 +1169,10 @@ void fio_ws_server_stop_and_free(fio_ws_server *srv)
         n = c->next;
         fio_hub_conn_close(srv->hub, c->id);
         BUMP(srv, st_closed, 1);
-        if (srv->cfg.on_close)
+        if (srv->cfg.on_close) {
             srv->cfg.on_close(srv->cfg.ctx, c->id, FIO_WS_SERVER_SHUTDOWN);
+            told(srv);
+        }
         conn_free(c);
     }
     free(srv->table);

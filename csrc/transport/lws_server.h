@@ -153,6 +153,12 @@ typedef struct fio_ws_config {
     fio_ws_open_fn on_open;       /* may be NULL */
     fio_ws_close_fn on_close;     /* may be NULL */
     fio_ws_upgrade_fn on_upgrade; /* may be NULL */
+    /* may be NULL: called once after a service pass (the loop about to wait
+     * again) in which any of the four above ran, on the same thread, so a
+     * consumer of what they post can be woken once per pass. Where the loop
+     * has no pass hook (libuv), and outside the service loop (shutdown),
+     * right after each of them. */
+    void (*on_pass_end)(void *ctx);
     void *ctx;
 } fio_ws_config;
 

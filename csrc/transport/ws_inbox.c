@@ -47,8 +47,16 @@ static void on_upgrade(void *ctx, uint32_t conn, int stage)
     fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
 }
 
+static void on_pass_end(void *ctx)
+{
+    fio_ws_inbox_link *l = ctx;
+    fio_inbox_flush(l->q);
+}
+
 void fio_ws_inbox_config(fio_ws_config *cfg, fio_ws_inbox_link *link)
 {
+    fio_inbox_defer_signals(link->q);
+    cfg->on_pass_end = on_pass_end;
     cfg->on_upgrade = on_upgrade;
     cfg->on_open = on_open;
     cfg->on_message = on_message;

@@ -14,6 +14,8 @@
  *   FIO_WS_ITEM_PROBED, FIO_WS_ITEM_UPGRADED  token = conn id, no payload, not
  *                        bounded: the steps of an upgrade from polling
  *                        (fio_ws_upgrade_fn).
+ * Wake-ups: the loop's eventfd is written once per service pass that posted
+ * (on_pass_end flushes the deferred inbox), not at the first item.
  * Back-pressure: when the inbox reaches its bound, on_message answers 1 and
  * the server stops reading every connection; the inbox's resume callback
  * (fio_ws_inbox_resume, on the consumer thread) asks it to read again. The
@@ -50,7 +52,9 @@ typedef struct fio_ws_inbox_link {
     fio_ws_server *srv;
 } fio_ws_inbox_link;
 
-/* Points cfg's on_open, on_message, on_close, on_upgrade and ctx at the link. */
+/* Points cfg's on_open, on_message, on_close, on_upgrade, on_pass_end and
+ * ctx at the link, and puts the inbox in deferred mode (inbox.h): the loop is
+ * woken once per service pass, by on_pass_end. */
 void fio_ws_inbox_config(fio_ws_config *cfg, fio_ws_inbox_link *link);
 /* The inbox's resume callback; ctx is the link (fio_inbox_new(max,
  * fio_ws_inbox_resume, &link)). */

@@ -71,7 +71,11 @@ def compact_dumps(json_module):
 
     The standard library (and compatible modules) take separators=; orjson
     takes no such argument, writes compact JSON already and returns bytes.
+    For the standard library itself, the same text as
+    dumps(obj, separators=(",", ":")) without building an encoder per call.
     """
+    if json_module is _stdlib_json and _stdlib_encoder is not None:
+        return _stdlib_compact_dumps
     dumps = json_module.dumps
     try:
         probe = dumps([1, {"a": 2}], separators=(",", ":"))
@@ -89,6 +93,58 @@ def compact_dumps(json_module):
     if isinstance(probe, bytes):
         return lambda obj: dumps(obj, separators=(",", ":")).decode("utf-8")
     return lambda obj: dumps(obj, separators=(",", ":"))
+
+
+def _make_stdlib_encoder():
+    """The standard library's C encoder, built once with the settings
+    json.dumps(obj, separators=(",", ":")) uses (ensure_ascii, circular
+    check, allow_nan); None where the C accelerator is missing."""
+    make = getattr(_stdlib_json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    markers = {}
+    encoder = make(markers, _stdlib_json.JSONEncoder().default,
+                   _stdlib_json.encoder.encode_basestring_ascii, None, ":", ",",
+                   False, False, True)
+    return markers, encoder
+
+
+_stdlib_encoder = _make_stdlib_encoder()
+
+
+def _stdlib_compact_dumps(obj):
+    """Loop thread only: the encoder's circular-reference markers are shared
+    by every call (emptied again after a failed one, which leaves them)."""
+    markers, encoder = _stdlib_encoder
+    if isinstance(obj, str):
+        return _stdlib_json.encoder.encode_basestring_ascii(obj)
+    try:
+        return "".join(encoder(obj, 0))
+    except BaseException:
+        markers.clear()
+        raise
+
+
+def fast_loads(json_module):
+    """A loads(str) for json_module. For the standard library, its C scanner
+    called directly: a whole document with no surrounding whitespace (what
+    clients send) decodes without json.loads's Python layers; anything else
+    goes to json.loads, which gives the same value or the same error."""
+    loads = json_module.loads
+    scanner = getattr(_stdlib_json.scanner, "c_make_scanner", None)
+    if json_module is not _stdlib_json or scanner is None:
+        return loads
+    scan = scanner(_stdlib_json.decoder.JSONDecoder())
+
+    def fast(text):
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return loads(text)
+        if end != len(text):
+            return loads(text)
+        return value
+    return fast
 
 
 class Packet:

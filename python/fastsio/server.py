@@ -5,10 +5,12 @@ handler inline, event handlers in their own task when async_handlers is True.
 Handler exceptions are logged; they never end the connection loop.
 """
 import asyncio
+import inspect
 import logging
+import types
 
 from . import _core, exceptions, packet
-from .background import spawn
+from .background import kept, spawn
 from .engine import EngineServer, Reason
 from .engine.server import Refused
 from .handlers import invoke_handler, resolve_logger
@@ -73,7 +75,7 @@ class AsyncServer:
         self._fast_codec = (self.packet_class.encode is packet.Packet.encode
                             and self.packet_class.decode is packet.Packet.decode)
         self._dumps = packet.compact_dumps(self.packet_class.json)
-        self._loads = self.packet_class.json.loads
+        self._loads = packet.fast_loads(self.packet_class.json)
         self._hub = _core.Hub(max_queue, max_queue_bytes)
         self.eio = EngineServer(self._hub, self._on_eio_connect, self._on_eio_message,
                                 self._on_eio_disconnect, json_dumps=self._dumps,
@@ -101,9 +103,9 @@ class AsyncServer:
         self.manager.set_server(self)
         self.manager_initialized = False
         self.async_handlers = async_handlers
-        # the native transport may dispatch plain EVENTs outside a task: their
-        # handlers get tasks of their own (engine/native.py)
-        self.eio.inline_events = async_handlers
+        # the native transport dispatches plain EVENTs outside any task, each
+        # handler in a task of its own (engine/native.py, _plain_event)
+        self.eio.plain_event = self._plain_event if async_handlers else None
         self.always_connect = always_connect
         self.namespaces = namespaces or ["/"]
         self.async_mode = "asgi"
@@ -389,6 +391,71 @@ class AsyncServer:
             self.eio.log_error_once(f"{eio_sid}: invalid packet, closing the connection: "
                                     f"{exc}", "invalid-packet")
             spawn(session.close(Reason.TRANSPORT_ERROR))
+
+    def _plain_event(self, session, text, loop):
+        """The native transport's short way for the commonest packet, a text
+        EVENT from a connected client while handlers run in tasks of their
+        own: decoded and checked here, its handler started in a task, with
+        no coroutine of the transport's around it. Returns False, having done
+        nothing, for anything else (binary, other types, errors, a client not
+        in the namespace), which then takes on_message's general path, the
+        one that logs and answers those cases."""
+        eio_sid = session.sid
+        if not self._fast_codec or eio_sid in self._binary_packet:
+            return False
+        try:
+            ptype, namespace, ack_id, count, body = _core.sio_decode(text)
+            if ptype != packet.EVENT or not body:
+                return False
+            data = self._loads(body)
+        except Exception:
+            return False
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return False
+        m = self._hub.member_on_conn(namespace, session.conn)
+        if m is None:
+            return False
+        sid = m[0]
+        event = data[0]
+        if (sid in self.manager.pending_disconnect.get(namespace, ())
+                or event in self.reserved_events):
+            return False
+        self.logger.info('received event "%s" from %s [%s]', event, sid, namespace)
+        handler, args = self._get_event_handler(event, namespace, (sid, *data[1:]))
+        if handler is None:   # a namespace class's, or none
+            spawn(self._run_event(sid, eio_sid, data, namespace, ack_id), loop)
+        else:
+            loop.create_task(self._run_plain(loop, handler, args, session, event,
+                                             namespace, ack_id))
+        return True
+
+    async def _run_plain(self, loop, handler, args, session, event, namespace, ack_id):
+        """_run_event for a handler found by _plain_event: the handler's own
+        task (kept alive in `kept` while it runs), its ack queued on session."""
+        task = asyncio.current_task(loop)
+        kept.add(task)
+        try:
+            try:
+                r = handler(*args)
+                if type(r) is types.CoroutineType or inspect.isawaitable(r):
+                    r = await r
+            except asyncio.CancelledError:
+                r = None
+            except Exception:
+                self.logger.exception('error in handler for event "%s"', event)
+                return
+            if ack_id is None:
+                return
+            if session.closed:
+                self.eio.logger.warning("Cannot send to sid %s", session.sid)
+                return
+            args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
+            try:
+                session.push(self._encode(packet.ACK, namespace, args, ack_id))
+            except Exception:
+                self.logger.exception('cannot encode the ack of event "%s"', event)
+        finally:
+            kept.discard(task)
 
     async def _dispatch(self, eio_sid, ptype, namespace, ack_id, payload):
         if ptype == packet.CONNECT:

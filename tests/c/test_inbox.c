@@ -415,12 +415,59 @@ static void test_threads(void)
     fio_inbox_free(s.q);
 }
 
+/* Deferred mode: items wait for a flush; ids still signal at once. */
+static void test_deferred(void)
+{
+    fio_inbox *q = fio_inbox_new(100, NULL, NULL);
+    CHECK(q != NULL, "new");
+    if (!q)
+        return;
+    fio_inbox_defer_signals(q);
+    fio_inbox_flush(q);
+    CHECK(!readable(q), "flush of an empty inbox: not readable");
+    fio_inbox_item it = item(1, 0, 1);
+    CHECK(fio_inbox_post(q, &it) == 0, "post");
+    it = item(1, 0, 2);
+    CHECK(fio_inbox_post(q, &it) == 0, "second post");
+    CHECK(!readable(q), "deferred: not readable before the flush");
+    fio_inbox_flush(q);
+    CHECK(readable(q), "readable after the flush");
+    fio_inbox_flush(q);
+    uint64_t count = 0;
+    CHECK(read(fio_inbox_fd(q), &count, sizeof count) == (ssize_t)sizeof count && count == 1,
+          "two flushes, one wake-up: counter %llu", (unsigned long long)count);
+    fio_inbox_batch b;
+    CHECK(fio_inbox_take(q, &b) == 2 && b.items[0].token == 1 && b.items[1].token == 2,
+          "take both in order");
+    fio_inbox_batch_free(&b);
+
+    /* after a take, the next pass signals again */
+    it = item(1, 0, 3);
+    CHECK(fio_inbox_post(q, &it) == 0, "post after take");
+    CHECK(!readable(q), "not readable before its flush");
+    fio_inbox_flush(q);
+    CHECK(readable(q), "readable after its flush");
+    /* a take between a post and its flush: the flush finds nothing */
+    CHECK(fio_inbox_take(q, &b) == 1, "take");
+    fio_inbox_batch_free(&b);
+    fio_inbox_flush(q);
+    CHECK(!readable(q), "flush after the take: not readable");
+
+    uint32_t id = 4;
+    CHECK(fio_inbox_post_conns(q, &id, 1, 0) == 0, "woken id");
+    CHECK(readable(q), "ids signal at once in deferred mode");
+    CHECK(fio_inbox_take(q, &b) == 1 && b.nwoken == 1, "take the id");
+    fio_inbox_batch_free(&b);
+    fio_inbox_free(q);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
     alarm(120);
     test_signal_and_batches();
+    test_deferred();
     test_bound();
     test_free_untaken();
     test_threads();

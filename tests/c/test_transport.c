@@ -71,6 +71,8 @@ typedef struct events {
     size_t nopens;
     close_ev closes[MAX_EV];
     size_t ncloses;
+    size_t passes;          /* on_pass_end calls */
+    size_t msgs_at_pass;    /* nmsgs at the last of them */
 } events;
 
 static events ev = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -112,12 +114,22 @@ static void on_close(void *ctx, uint32_t conn, fio_ws_reason reason)
     pthread_mutex_unlock(&e->mu);
 }
 
+static void on_pass_end(void *ctx)
+{
+    events *e = ctx;
+    pthread_mutex_lock(&e->mu);
+    e->passes++;
+    e->msgs_at_pass = e->nmsgs;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
 static void events_reset(void)
 {
     pthread_mutex_lock(&ev.mu);
     for (size_t i = 0; i < ev.nmsgs; i++)
         free(ev.msgs[i].data);
-    ev.nmsgs = ev.nopens = ev.ncloses = 0;
+    ev.nmsgs = ev.nopens = ev.ncloses = ev.passes = ev.msgs_at_pass = 0;
     pthread_mutex_unlock(&ev.mu);
 }
 
@@ -323,6 +335,7 @@ static void fixture_up(fixture *f, fio_ws_config cfg, size_t max_queue)
     cfg.on_message = on_message;
     cfg.on_open = on_open;
     cfg.on_close = on_close;
+    cfg.on_pass_end = on_pass_end;
     cfg.ctx = &ev;
     f->srv = f->hub ? fio_ws_server_new(f->hub, &cfg) : NULL;
     if (!f->srv || fio_ws_server_start(f->srv) < 0) {
@@ -453,6 +466,30 @@ static void test_open_and_messages(void)
               memcmp(ev.msgs[2].data, "abcd", 4) == 0,
           "fragmented message '%s'", ev.nmsgs == 3 ? ev.msgs[2].data : "");
     pthread_mutex_unlock(&ev.mu);
+    CHECK(wait_count(&ev.msgs_at_pass, 3, 3000), "a pass end after the third message");
+
+    /* messages read in one pass end it once (libev and poll end passes; libuv
+     * has no hook and ends one per callback) */
+    char burst[20 * 16];
+    size_t blen = 0;
+    for (int i = 0; i < 20; i++) {
+        char text[10];
+        int tl = snprintf(text, sizeof text, "4m%02d", i);
+        unsigned char hdr[6] = {0x81, (unsigned char)(0x80 | tl), 0, 0, 0, 0};
+        memcpy(burst + blen, hdr, 6);
+        memcpy(burst + blen + 6, text, (size_t)tl);
+        blen += 6 + (size_t)tl;
+    }
+    pthread_mutex_lock(&ev.mu);
+    size_t passes0 = ev.passes;
+    pthread_mutex_unlock(&ev.mu);
+    CHECK(send_all(c, burst, blen) == 0, "send 20 messages in one write");
+    CHECK(wait_count(&ev.msgs_at_pass, 23, 3000), "all 20, then a pass end");
+    pthread_mutex_lock(&ev.mu);
+    size_t burst_passes = ev.passes - passes0;
+    pthread_mutex_unlock(&ev.mu);
+    if (test_loop != FIO_WS_LOOP_UV)
+        CHECK(burst_passes <= 3, "20 messages of one write ended %zu passes", burst_passes);
 
     /* frames pushed at once arrive whole and in order; one is > 64 KiB */
     const char *texts[100];

@@ -17,8 +17,10 @@ upgrade (the session goes on over polling).
 Inbound: the C thread posts Engine.IO MESSAGE payloads and closes to an
 inbox; one reader on its eventfd takes them in batches and hands each
 message to `engine.on_message`. A plain EVENT's dispatch runs inline (its
-handler gets a task of its own, as python-socketio gives it) and becomes a
-task only if it suspends; whatever runs application code directly (connect
+handler gets a task of its own, as python-socketio gives it): first through
+the server's `plain_event` (decode, checks, the handler's task, no coroutine
+around them), else through on_message, in a coroutine that becomes a task
+only if it suspends; whatever runs application code directly (connect
 and disconnect handlers, ack callbacks) runs in a task. A connection with an
 item in a task keeps its later items waiting (per-connection order, no
 head-of-line blocking across connections). The taken backlog is bounded:
@@ -98,8 +100,8 @@ class NativeTransport:
         self.closed = False     # shut down: its thread is gone (the inbox stays)
         self.wakes = []         # conns to wake when the loop's current batch ends
         # plain EVENTs are dispatched inline (see _inline): the Socket.IO
-        # server sets engine.inline_events when it spawns its handlers
-        self.inline_events = bool(getattr(engine, "inline_events", False))
+        # server sets engine.plain_event when it spawns its handlers
+        self.plain_event = getattr(engine, "plain_event", None)
         self.loop.add_reader(self.fd, self._readable)
         _transports.add(self)
 
@@ -136,6 +138,10 @@ class NativeTransport:
         its later items wait in busy[conn]."""
         conn = item[1]
         if self._inline(item):
+            s = self.engine.by_conn.get(conn)
+            if (s is not None and s.native is self and not s.closing and not s.closed
+                    and self.plain_event(s, item[2], self.loop)):
+                return
             coro = self._handle(item)
             try:
                 fut = coro.send(None)
@@ -157,7 +163,7 @@ class NativeTransport:
         packets and closes run in a task: application code may rely on
         asyncio.current_task() (asyncio.timeout; wait_for on 3.12+)."""
         kind, _, value = item
-        return (self.inline_events and kind == _core.NATIVE_MESSAGE
+        return (self.plain_event is not None and kind == _core.NATIVE_MESSAGE
                 and isinstance(value, str) and value[:1] == "2")
 
     async def _finish(self, conn, first):
