@@ -33,13 +33,14 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 FASTSIO_TEST_WS=fastsio.uvicorn:WebSocketProtocol \
 python3 -m pytest tests -q -p no:cacheprovider -k "fastsio and not test_c_core" \
     --ignore tests/test_redis_dict.py --ignore tests/test_redis_manager.py \
-    --ignore tests/test_shared_strings.py "$@"
-# the Redis tests and test_shared_strings import fastsio in-process (pytest
-# imports a module to collect it, so they are not even collected above): the
-# sanitizer runtime is preloaded into pytest itself (conftest keeps it out of
-# redis-server)
+    --ignore tests/test_shared_strings.py --ignore tests/test_json_codec.py "$@"
+# the Redis tests, test_shared_strings and test_json_codec import fastsio
+# in-process (pytest imports a module to collect it, so they are not even
+# collected above): the sanitizer runtime is preloaded into pytest itself
+# (conftest keeps it out of redis-server)
 LD_PRELOAD="$FASTSIO_SERVER_PRELOAD" python3 -m pytest tests/test_redis_dict.py \
-    tests/test_redis_manager.py tests/test_shared_strings.py -q -p no:cacheprovider "$@"
+    tests/test_redis_manager.py tests/test_shared_strings.py tests/test_json_codec.py \
+    -q -p no:cacheprovider "$@"
 
 # libFuzzer: replay tests/fuzz/corpus, then fuzz each C decoder for 60 s
 bash scripts/fuzz.sh 60

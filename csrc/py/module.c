@@ -306,7 +306,52 @@ static PyObject *py_open_packet(PyObject *self, PyObject *args)
     return buf_to_str(&b);
 }
 
+/* 1 when o holds bytes or bytearray anywhere inside lists and dict values
+ * (tuples, sets and dict keys are not looked into, as python-socketio's
+ * check), 0 when not, -1 with an exception set (RecursionError on nesting
+ * deeper than the interpreter allows). */
+static int holds_binary(PyObject *o)
+{
+    if (PyBytes_Check(o) || PyByteArray_Check(o))
+        return 1;
+    int list = PyList_Check(o);
+    if (!list && !PyDict_Check(o))
+        return 0;
+    if (Py_EnterRecursiveCall(" while looking for binary data"))
+        return -1;
+    int found = 0;
+    if (list) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o) && !found; i++) {
+            PyObject *item = Py_NewRef(PyList_GET_ITEM(o, i));
+            found = holds_binary(item);
+            Py_DECREF(item);
+        }
+    } else {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (!found && PyDict_Next(o, &pos, &key, &value)) {
+            Py_INCREF(value);
+            found = holds_binary(value);
+            Py_DECREF(value);
+        }
+    }
+    Py_LeaveRecursiveCall();
+    return found;
+}
+
+/* has_binary(obj) -> bool; see holds_binary. */
+static PyObject *py_has_binary(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    int found = holds_binary(arg);
+    if (found < 0)
+        return NULL;
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef module_methods[] = {
+    {"has_binary", py_has_binary, METH_O,
+     "has_binary(obj) -> True when bytes/bytearray sit anywhere in its lists and dict values"},
     {"eio_decode", py_eio_decode, METH_O, "eio_decode(packet) -> (type, data)"},
     {"payload_split", py_payload_split, METH_VARARGS,
      "payload_split(body, max_packets) -> list of str/bytes packets"},

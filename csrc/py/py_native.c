@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lws_server.h"
+#include "sio.h"
 #include "ws_inbox.h"
 
 /* inbound messages waiting for the loop before every connection stops being
@@ -32,7 +33,13 @@ typedef struct NativeServerObject {
     fio_ws_inbox_link link;       /* points at inbox and srv; its address is stable */
     PyObject *hub_obj;
     fio_ws_loop loop;             /* the loop it runs (or ran) on, for stats() */
+    PyObject *nsp;                /* str of the last EVENT's namespace, NULL: none
+                                     yet; reused while namespaces repeat */
 } NativeServerObject;
+
+/* take()'s kind for a MESSAGE whose Socket.IO header the service thread
+ * decoded (a plain EVENT, ws_inbox.h); not an inbox item kind. */
+#define NATIVE_EVENT_KIND (FIO_WS_ITEM_UPGRADED + 16)
 
 static void native_stop(NativeServerObject *self)
 {
@@ -128,6 +135,7 @@ static void NativeServer_dealloc(NativeServerObject *self)
     if (self->inbox)
         fio_inbox_free(self->inbox);
     Py_CLEAR(self->hub_obj);
+    Py_CLEAR(self->nsp);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -239,7 +247,62 @@ static PyObject *NativeServer_fileno(NativeServerObject *self, PyObject *Py_UNUS
     return PyLong_FromLong(fio_inbox_fd(self->inbox));
 }
 
-static PyObject *item_object(const fio_inbox_item *it)
+/* New reference to the namespace str of a decoded EVENT, the cached one when
+ * it is the same name. NULL with an exception set. */
+static PyObject *event_namespace(NativeServerObject *self, const fio_ws_inmsg *m)
+{
+    const char *p = m->sio.nsp_len ? m->data + m->sio.nsp_off : "/";
+    Py_ssize_t n = m->sio.nsp_len ? (Py_ssize_t)m->sio.nsp_len : 1;
+    if (self->nsp) {
+        Py_ssize_t cn;
+        const char *c = PyUnicode_AsUTF8AndSize(self->nsp, &cn);
+        if (!c)
+            return NULL;
+        if (cn == n && memcmp(c, p, (size_t)n) == 0)
+            return Py_NewRef(self->nsp);
+    }
+    PyObject *o = PyUnicode_DecodeUTF8(p, n, "surrogatepass");
+    if (!o)
+        return NULL;
+    Py_XSETREF(self->nsp, Py_NewRef(o));
+    return o;
+}
+
+/* (NATIVE_EVENT, conn, text, namespace, ack id or None, body) for a decoded
+ * EVENT; NULL with an exception set, or with none when its text is not
+ * UTF-8 (the caller then gives the undecodable-text item). */
+static PyObject *event_item(NativeServerObject *self, const fio_inbox_item *it,
+                            const fio_ws_inmsg *m)
+{
+    PyObject *text = NULL, *nsp = NULL, *id = NULL, *body = NULL, *result = NULL;
+    text = PyUnicode_DecodeUTF8(m->data, (Py_ssize_t)m->len, NULL);
+    if (!text) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            PyErr_Clear();
+        goto done;
+    }
+    nsp = event_namespace(self, m);
+    if (!nsp)
+        goto done;
+    id = m->sio.id == SIO_NO_ID ? Py_NewRef(Py_None) : PyLong_FromLongLong(m->sio.id);
+    if (!id)
+        goto done;
+    /* the header is valid UTF-8 (text is), so the body starts on a character */
+    body = PyUnicode_DecodeUTF8(m->data + m->sio.body_off, (Py_ssize_t)(m->len - m->sio.body_off),
+                                NULL);
+    if (!body)
+        goto done;
+    result = Py_BuildValue("(ikOOOO)", NATIVE_EVENT_KIND, (unsigned long)it->token, text, nsp, id,
+                           body);
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(nsp);
+    Py_XDECREF(id);
+    Py_XDECREF(body);
+    return result;
+}
+
+static PyObject *item_object(NativeServerObject *self, const fio_inbox_item *it)
 {
     switch (it->kind) {
     case FIO_WS_ITEM_OPEN:
@@ -249,6 +312,11 @@ static PyObject *item_object(const fio_inbox_item *it)
     case FIO_WS_ITEM_MESSAGE: {
         const fio_ws_inmsg *m = it->payload;
         PyObject *data;
+        if (m->sio.event) {
+            data = event_item(self, it, m);
+            if (data || PyErr_Occurred())
+                return data;
+        }
         if (m->binary) {
             data = PyBytes_FromStringAndSize(m->data, (Py_ssize_t)m->len);
         } else {
@@ -276,7 +344,9 @@ static PyObject *item_object(const fio_inbox_item *it)
 /* take() -> [(kind, conn, value)]: NATIVE_OPEN, _PROBED, _UPGRADED value None; NATIVE_MESSAGE value
  * str (Engine.IO MESSAGE text after its type digit), bytes (binary frame) or
  * None (undecodable text); NATIVE_CLOSE value the reason as python-engineio
- * names it. A connection's CLOSE is its last item. */
+ * names it. A connection's CLOSE is its last item. A plain Socket.IO EVENT
+ * (ws_inbox.h) comes as (NATIVE_EVENT, conn, text, namespace, ack id or None,
+ * JSON body text), text being what NATIVE_MESSAGE would give. */
 static PyObject *NativeServer_take(NativeServerObject *self, PyObject *Py_UNUSED(ignored))
 {
     fio_inbox_batch b;
@@ -285,7 +355,7 @@ static PyObject *NativeServer_take(NativeServerObject *self, PyObject *Py_UNUSED
     if (!items)
         goto done;
     for (size_t i = 0; i < b.nitems; i++) {
-        PyObject *o = item_object(&b.items[i]);
+        PyObject *o = item_object(self, &b.items[i]);
         if (!o) {
             Py_CLEAR(items);
             goto done;
@@ -366,6 +436,7 @@ int fastsio_add_native_type(PyObject *module)
         return -1;
     if (PyModule_AddIntConstant(module, "NATIVE_OPEN", FIO_WS_ITEM_OPEN) < 0 ||
         PyModule_AddIntConstant(module, "NATIVE_MESSAGE", FIO_WS_ITEM_MESSAGE) < 0 ||
+        PyModule_AddIntConstant(module, "NATIVE_EVENT", NATIVE_EVENT_KIND) < 0 ||
         PyModule_AddIntConstant(module, "NATIVE_CLOSE", FIO_WS_ITEM_CLOSE) < 0 ||
         PyModule_AddIntConstant(module, "NATIVE_PROBED", FIO_WS_ITEM_PROBED) < 0 ||
         PyModule_AddIntConstant(module, "NATIVE_UPGRADED", FIO_WS_ITEM_UPGRADED) < 0)

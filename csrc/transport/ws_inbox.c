@@ -4,11 +4,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sio.h"
+
 static void on_open(void *ctx, uint32_t conn)
 {
     fio_ws_inbox_link *l = ctx;
     fio_inbox_item it = {FIO_WS_ITEM_OPEN, 0, conn, NULL, NULL};
     fio_inbox_post(l->q, &it);   /* oom: lost, see the header */
+}
+
+/* The decoded header of a plain EVENT (ws_inbox.h), else {0}. */
+static fio_ws_sio_event sio_event_of(int binary, const char *data, size_t len)
+{
+    fio_ws_sio_event e = {0, 0, 0, SIO_NO_ID, 0};
+    sio_packet pkt;
+    const char *err = NULL;
+    if (binary || len == 0 || data[0] != '0' + SIO_EVENT || sio_decode(data, len, &pkt, &err) < 0)
+        return e;
+    if (pkt.type != SIO_EVENT || pkt.attachments != 0 || pkt.id == SIO_BIG_ID ||
+        pkt.datalen == 0)
+        return e;
+    e.event = 1;
+    if (pkt.nsp >= data && pkt.nsp < data + len) {   /* else the default "/" */
+        e.nsp_off = (size_t)(pkt.nsp - data);
+        e.nsp_len = pkt.nsplen;
+    }
+    e.id = pkt.id;
+    e.body_off = (size_t)(pkt.data - data);
+    return e;
 }
 
 static int on_message(void *ctx, uint32_t conn, int binary, const char *data, size_t len)
@@ -22,6 +45,7 @@ static int on_message(void *ctx, uint32_t conn, int binary, const char *data, si
     if (len)
         memcpy(m->data, data, len);
     m->data[len] = '\0';
+    m->sio = sio_event_of(binary, m->data, len);
     fio_inbox_item it = {FIO_WS_ITEM_MESSAGE, 1, conn, m, free};
     int rc = fio_inbox_post(l->q, &it);
     if (rc < 0) {

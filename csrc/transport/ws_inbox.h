@@ -6,6 +6,8 @@
  *   FIO_WS_ITEM_OPEN     token = conn id, no payload, not bounded;
  *   FIO_WS_ITEM_MESSAGE  token = conn id, payload a fio_ws_inmsg (release
  *                        with free(), as the item's free_fn does), bounded;
+ *                        a plain Socket.IO EVENT comes with its header
+ *                        decoded (fio_ws_inmsg.sio);
  *   FIO_WS_ITEM_CLOSE    token = conn id | (uint64_t)fio_ws_reason << 32, no
  *                        payload, not bounded. The hub connection is already
  *                        closed when it is posted (unless it was adopted with
@@ -38,8 +40,23 @@ enum {
     FIO_WS_ITEM_PROBED, FIO_WS_ITEM_UPGRADED
 };
 
+/* A text message whose Socket.IO header the service thread decoded
+ * (sio_decode, csrc/core/sio.h): a plain EVENT (type 2, no attachments, an
+ * ack id of at most SIO_ID_VALUE_DIGITS digits or none, a non-empty body).
+ * Anything else, binary frames included, comes undecoded (event 0) and is
+ * decoded on the loop as before. */
+typedef struct fio_ws_sio_event {
+    int event;         /* 1: the fields below hold */
+    size_t nsp_off, nsp_len;   /* namespace, within data; nsp_len 0: "/" (none
+                                  given; one given starts with '/', so is never
+                                  empty) */
+    long long id;      /* SIO_NO_ID or the ack id */
+    size_t body_off;   /* JSON body: data[body_off..len) */
+} fio_ws_sio_event;
+
 typedef struct fio_ws_inmsg {
     int binary;        /* 1: binary frame; 0: MESSAGE text after the '4' */
+    fio_ws_sio_event sio;
     size_t len;
     char data[];       /* len bytes followed by a NUL */
 } fio_ws_inmsg;

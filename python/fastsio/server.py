@@ -392,21 +392,21 @@ class AsyncServer:
                                     f"{exc}", "invalid-packet")
             spawn(session.close(Reason.TRANSPORT_ERROR))
 
-    def _plain_event(self, session, text, loop):
+    def _plain_event(self, session, item, loop):
         """The native transport's short way for the commonest packet, a text
         EVENT from a connected client while handlers run in tasks of their
-        own: decoded and checked here, its handler started in a task, with
-        no coroutine of the transport's around it. Returns False, having done
-        nothing, for anything else (binary, other types, errors, a client not
-        in the namespace), which then takes on_message's general path, the
-        one that logs and answers those cases."""
+        own. item is a NATIVE_EVENT: (kind, conn, text, namespace, ack id,
+        JSON body), the Socket.IO header decoded on the C thread. Checked
+        here, its handler started in a task, with no coroutine of the
+        transport's around it. Returns False, having done nothing, for
+        anything else (a pending binary packet, a custom serializer, errors,
+        a client not in the namespace), which then takes on_message's
+        general path, the one that logs and answers those cases."""
         eio_sid = session.sid
         if not self._fast_codec or eio_sid in self._binary_packet:
             return False
+        namespace, ack_id, body = item[3], item[4], item[5]
         try:
-            ptype, namespace, ack_id, count, body = _core.sio_decode(text)
-            if ptype != packet.EVENT or not body:
-                return False
             data = self._loads(body)
         except Exception:
             return False

@@ -17,9 +17,10 @@ upgrade (the session goes on over polling).
 Inbound: the C thread posts Engine.IO MESSAGE payloads and closes to an
 inbox; one reader on its eventfd takes them in batches and hands each
 message to `engine.on_message`. A plain EVENT's dispatch runs inline (its
-handler gets a task of its own, as python-socketio gives it): first through
-the server's `plain_event` (decode, checks, the handler's task, no coroutine
-around them), else through on_message, in a coroutine that becomes a task
+handler gets a task of its own, as python-socketio gives it): one whose
+Socket.IO header the C thread decoded (NATIVE_EVENT) first through the
+server's `plain_event` (checks, the handler's task, no coroutine around
+them), else through on_message, in a coroutine that becomes a task
 only if it suspends; whatever runs application code directly (connect
 and disconnect handlers, ack callbacks) runs in a task. A connection with an
 item in a task keeps its later items waiting (per-connection order, no
@@ -138,10 +139,11 @@ class NativeTransport:
         its later items wait in busy[conn]."""
         conn = item[1]
         if self._inline(item):
-            s = self.engine.by_conn.get(conn)
-            if (s is not None and s.native is self and not s.closing and not s.closed
-                    and self.plain_event(s, item[2], self.loop)):
-                return
+            if item[0] == _core.NATIVE_EVENT:
+                s = self.engine.by_conn.get(conn)
+                if (s is not None and s.native is self and not s.closing and not s.closed
+                        and self.plain_event(s, item, self.loop)):
+                    return
             coro = self._handle(item)
             try:
                 fut = coro.send(None)
@@ -162,9 +164,10 @@ class NativeTransport:
         no task. CONNECT and DISCONNECT handlers, ack callbacks, binary
         packets and closes run in a task: application code may rely on
         asyncio.current_task() (asyncio.timeout; wait_for on 3.12+)."""
-        kind, _, value = item
-        return (self.plain_event is not None and kind == _core.NATIVE_MESSAGE
-                and isinstance(value, str) and value[:1] == "2")
+        kind, value = item[0], item[2]
+        return self.plain_event is not None and (
+            kind == _core.NATIVE_EVENT
+            or (kind == _core.NATIVE_MESSAGE and isinstance(value, str) and value[:1] == "2"))
 
     async def _finish(self, conn, first):
         try:
@@ -181,7 +184,9 @@ class NativeTransport:
                 self._work()
 
     async def _handle(self, item):
-        kind, conn, value = item
+        kind, conn, value = item[0], item[1], item[2]
+        if kind == _core.NATIVE_EVENT:
+            kind = _core.NATIVE_MESSAGE   # its text, the general way
         s = self.engine.by_conn.get(conn)
         if s is not None and s.native_upgrade is self:
             self._upgrade_step(s, kind)
