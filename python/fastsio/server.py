@@ -421,7 +421,12 @@ class AsyncServer:
                 or event in self.reserved_events):
             return False
         self.logger.info('received event "%s" from %s [%s]', event, sid, namespace)
-        handler, args = self._get_event_handler(event, namespace, (sid, *data[1:]))
+        ns_handlers = self.handlers.get(namespace)
+        handler = ns_handlers.get(event) if ns_handlers is not None else None
+        if handler is not None:   # what _get_event_handler finds first
+            args = (sid, *data[1:])
+        else:
+            handler, args = self._get_event_handler(event, namespace, (sid, *data[1:]))
         if handler is None:   # a namespace class's, or none
             spawn(self._run_event(sid, eio_sid, data, namespace, ack_id), loop)
         else:

@@ -119,13 +119,21 @@ class NativeTransport:
             self.reading = False
 
     def _work(self):
-        backlog, busy = self.backlog, self.busy
+        backlog, busy, by_conn = self.backlog, self.busy, self.engine.by_conn
+        plain, loop, EVENT = self.plain_event, self.loop, _core.NATIVE_EVENT
         while backlog:
             item = backlog.popleft()
-            waiting = busy.get(item[1])
+            conn = item[1]
+            waiting = busy.get(conn)
             if waiting is not None:
                 waiting.append(item)
                 continue
+            if item[0] == EVENT and plain is not None:
+                # the server's short way (see the module docstring)
+                s = by_conn.get(conn)
+                if (s is not None and s.native is self and not s.closing and not s.closed
+                        and plain(s, item, loop)):
+                    continue
             self._run(item)
         if not self.reading and not self.closed:
             self.reading = True
@@ -139,11 +147,6 @@ class NativeTransport:
         its later items wait in busy[conn]."""
         conn = item[1]
         if self._inline(item):
-            if item[0] == _core.NATIVE_EVENT:
-                s = self.engine.by_conn.get(conn)
-                if (s is not None and s.native is self and not s.closing and not s.closed
-                        and self.plain_event(s, item, self.loop)):
-                    return
             coro = self._handle(item)
             try:
                 fut = coro.send(None)
