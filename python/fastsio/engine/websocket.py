@@ -1,7 +1,9 @@
 """The ASGI websocket transport, including the upgrade from polling.
 
 `run_websocket` serves one session's websocket until it ends: its loop hands
-each inbound message to `Session.receive`, and one writer task (`ws_writer`)
+each inbound message to `Session.receive` (a Socket.IO EVENT first to the
+server's `plain_event`, the short way engine/native.py describes), and one
+writer task (`ws_writer`)
 is the session's only sender, draining the hub queue whenever `wake` is set.
 Once upgraded, the session's `close_transport` closes this websocket.
 
@@ -12,7 +14,22 @@ releases it once the writer has flushed.
 import asyncio
 import functools
 
+from .. import _core
 from .session import NOOP, Reason
+
+
+def plain_event_item(text):
+    """For an Engine.IO MESSAGE text holding a Socket.IO EVENT ("42..."),
+    the item the native transport's C thread gives for one (NATIVE_EVENT:
+    kind, conn, text, namespace, ack id, JSON body; kind and conn unused
+    here), for the server's plain_event; None for anything else."""
+    try:
+        ptype, namespace, ack_id, count, body = _core.sio_decode(text[1:])
+    except ValueError:
+        return None
+    if ptype != 2 or count or not body:
+        return None
+    return (None, None, text[1:], namespace, ack_id, body)
 
 
 async def run_websocket(engine, s, environ):
@@ -62,11 +79,18 @@ async def run_websocket(engine, s, environ):
     s.close_transport = functools.partial(ws_close, send)
     writer = asyncio.ensure_future(ws_writer(engine, s, send))
     reason = Reason.TRANSPORT_CLOSE
+    # a Socket.IO EVENT takes the server's short way, as on the native path
+    plain, loop = getattr(engine, "plain_event", None), asyncio.get_running_loop()
     try:
         while not s.closed or s.keep_transport:
             data = await next_message()
             if data is None:
                 break
+            if (plain is not None and type(data) is str and data[:2] == "42"
+                    and not s.closing and not s.closed):
+                item = plain_event_item(data)
+                if item is not None and plain(s, item, loop):
+                    continue
             try:
                 await s.receive(data)
             except ValueError as exc:
