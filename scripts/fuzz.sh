@@ -36,7 +36,8 @@ declare -A srcs=(
     [envelope]="core/buf.c core/jsonscan.c core/sio.c redis/envelope.c"
     [merge]="core/buf.c core/jsonscan.c merge/merge.c"
     [transport]="core/buf.c core/base64.c core/eio.c core/frame.c core/hub.c core/jsonscan.c
-                 core/strmap.c transport/deflate.c transport/lws_loop.c transport/lws_server.c
+                 core/strmap.c transport/deflate.c transport/inflate.c transport/lws_loop.c
+                 transport/lws_server.c
                  transport/wsframe.c"
 )
 # Targets that need more than the C core: their extra flags and libraries.

@@ -532,11 +532,13 @@ def test_js_client_native_same_as_uvicorn(start_server, name):
 # ------------------------------------------------------------ permessage-deflate
 
 @pytest.mark.parametrize("deflate", [True, False], ids=["uvicorn-deflate-on", "uvicorn-deflate-off"])
-async def test_permessage_deflate_not_offered(deflate, start_server):
-    """The native transport does not take up permessage-deflate, whatever
-    uvicorn's --ws-per-message-deflate says (lws 4.1.6 inflates client frames
-    unsafely: docs/native-deflate.md): a client that offers it talks plain,
-    large messages included."""
+async def test_permessage_deflate_follows_uvicorn(deflate, start_server):
+    """The native transport offers permessage-deflate as uvicorn's
+    --ws-per-message-deflate says (on by default), answered with both
+    no_context_takeover parameters: a client that offers it sends compressed
+    messages, which the transport inflates itself, and gets frames of 1024
+    bytes and more compressed, smaller ones plain (docs/native-deflate.md).
+    With the option off, the same client talks plain."""
     serve = ["--no-swap"] + ([] if deflate else ["--ws-per-message-deflate", "false"])
     server = start_server("fastsio", NATIVE_APP, ws=NATIVE, serve_args=serve)
     url = (f"ws://127.0.0.1:{server.port}/ws/socket.io/?EIO=4&transport=websocket")
@@ -545,11 +547,23 @@ async def test_permessage_deflate_not_offered(deflate, start_server):
         assert (await ws.recv()).startswith("0{")
         await ws.send("40")
         assert (await ws.recv()).startswith("40{")
-        await ws.send("421" + json.dumps(["echo", big]))
-        assert json.loads((await ws.recv())[3:]) == [big]
-        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        for n in range(3):   # each message inflates alone: no context kept
+            await ws.send("42%d" % n + json.dumps(["echo", big[n:]]))
+            assert json.loads((await ws.recv())[3:]) == [big[n:]]
+        await ws.send('425["echo","small"]')
+        assert json.loads((await ws.recv())[3:]) == ["small"]
+        answer = ws.response.headers.get("Sec-WebSocket-Extensions")
     stats = http_get(server, "/native_stats")["stats"]
     assert stats["adopted"] == 1, stats
+    if deflate:
+        assert answer == ("permessage-deflate; server_no_context_takeover; "
+                          "client_no_context_takeover"), answer
+        # the client compresses every message it sends; the server the
+        # three large acks only
+        assert stats["inflated"] >= 4 and stats["deflated"] == 3, stats
+    else:
+        assert answer is None
+        assert stats["inflated"] == 0 and stats["deflated"] == 0, stats
 
 
 # ------------------------------------------------------------ shutdown

@@ -373,12 +373,14 @@ static PyObject *NativeServer_stats(NativeServerObject *self, PyObject *Py_UNUSE
     memset(&s, 0, sizeof s);
     if (self->srv)
         fio_ws_get_stats(self->srv, &s);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsOss}", "adopted", (unsigned long long)s.adopted,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsOss}", "adopted", (unsigned long long)s.adopted,
                          "open", (unsigned long long)s.open, "closed",
                          (unsigned long long)s.closed, "writes", (unsigned long long)s.writes,
                          "frames_out", (unsigned long long)s.frames_out, "bytes_out",
                          (unsigned long long)s.bytes_out, "messages_in",
-                         (unsigned long long)s.messages_in, "running",
+                         (unsigned long long)s.messages_in, "deflated",
+                         (unsigned long long)s.deflated, "inflated",
+                         (unsigned long long)s.inflated, "running",
                          self->srv ? Py_True : Py_False, "event_loop",
                          fio_ws_loop_name(self->loop));
 }

@@ -8,8 +8,9 @@
  * with a 2^15 window, ended by a sync flush whose 00 00 ff ff tail is removed,
  * RFC 7692 7.2.1), so no compressor state lives per connection and one
  * compressed form serves every recipient of a broadcast frame (cached on the
- * frame, frame.h). Inbound, lws 4.1 inflates; with the client keeping no
- * context either, its inflater is reset after every message and holds no
+ * frame, frame.h). Inbound, the transport inflates whole messages itself
+ * (inflate.h; lws 4.1's inflater is not used); with the client keeping no
+ * context either, the inflater is reset before every message and holds no
  * window per idle connection.
  *
  * Threads: a fio_deflater is used by one thread at a time (the transport's

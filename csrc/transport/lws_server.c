@@ -34,6 +34,7 @@
 #include "deflate.h"
 #include "eio.h"
 #include "frame.h"
+#include "inflate.h"
 #include "lws_loop.h"
 #include "wsframe.h"
 
@@ -66,6 +67,7 @@ typedef struct ws_conn {
     fio_ws_reason reason;
     int awaiting_pong;
     int rx_in_msg, rx_binary;
+    int rx_compressed;                /* the message being read has RSV1 (deflate) */
     int rx_close_status;              /* websocket status for an inbound error, 0: 1002 */
     int deflate;                      /* permessage-deflate answered: compress outbound */
     fio_buf ctl;                      /* pre-framed control frames, sent first */
@@ -102,6 +104,8 @@ struct fio_ws_server {
     lws_sorted_usec_list_t grace_sul;
     fio_buf wbuf;                     /* LWS_PRE + batch being written */
     fio_deflater *defl;               /* NULL: permessage-deflate off */
+    fio_inflater *infl;               /* with defl: inbound messages */
+    fio_buf inflated;                 /* a message inflated for on_packet */
     ws_req *treqs;                    /* requests taken from reqs (swapped) */
     size_t capt;
     int pass_hooked;                  /* the loop ends each pass with pass_end */
@@ -109,6 +113,7 @@ struct fio_ws_server {
     int pass_told;                    /* a cfg callback ran in this pass */
 
     _Atomic uint64_t st_adopted, st_open, st_closed, st_writes, st_frames, st_bytes, st_msgs;
+    _Atomic uint64_t st_inflated;
 };
 
 #define BUMP(srv, f, n) atomic_fetch_add_explicit(&(srv)->f, (n), memory_order_relaxed)
@@ -632,11 +637,33 @@ static int on_packet(fio_ws_server *srv, ws_conn *c, int binary, const char *p, 
     }
 }
 
+/* A whole compressed message (RSV1 on its first frame; lws accepts that
+ * only where permessage-deflate was negotiated): inflated here, within the
+ * message bound, then handed to on_packet. */
+static int on_compressed(fio_ws_server *srv, ws_conn *c, const char *p, size_t n, size_t bound)
+{
+    srv->inflated.len = 0;
+    int rc = srv->infl ? fio_inflate_message(srv->infl, p, n, bound, &srv->inflated)
+                       : FIO_INFLATE_BAD;
+    if (rc == FIO_INFLATE_TOO_LARGE)
+        return too_large(c);
+    if (rc != FIO_INFLATE_OK) {
+        set_reason(c, FIO_WS_TRANSPORT_ERROR);   /* 1002, or oom */
+        return -1;
+    }
+    BUMP(srv, st_inflated, 1);
+    rc = on_packet(srv, c, c->rx_binary, srv->inflated.data, srv->inflated.len);
+    if (srv->inflated.cap > 65536)
+        fio_buf_free(&srv->inflated);
+    return rc;
+}
+
 static int on_receive(fio_ws_server *srv, ws_conn *c, const char *in, size_t len)
 {
     if (!c->rx_in_msg) {
         c->rx_in_msg = 1;
         c->rx_binary = lws_frame_is_binary(c->wsi);
+        c->rx_compressed = (lws_get_reserved_bits(c->wsi) & 0x40) != 0;
     }
     int final = lws_is_final_fragment(c->wsi);
     /* text is bounded in characters (on_packet): up to 4 bytes each here */
@@ -647,7 +674,8 @@ static int on_receive(fio_ws_server *srv, ws_conn *c, const char *in, size_t len
         goto out;
     }
     if (final && c->rx.len == 0) {
-        rc = on_packet(srv, c, c->rx_binary, in, len);
+        rc = c->rx_compressed ? on_compressed(srv, c, in, len, bound)
+                              : on_packet(srv, c, c->rx_binary, in, len);
     } else {
         if (fio_buf_append(&c->rx, in, len) < 0) {
             set_reason(c, FIO_WS_TRANSPORT_ERROR);
@@ -655,7 +683,8 @@ static int on_receive(fio_ws_server *srv, ws_conn *c, const char *in, size_t len
         }
         if (!final)
             return 0;
-        rc = on_packet(srv, c, c->rx_binary, c->rx.data, c->rx.len);
+        rc = c->rx_compressed ? on_compressed(srv, c, c->rx.data, c->rx.len, bound)
+                              : on_packet(srv, c, c->rx_binary, c->rx.data, c->rx.len);
         c->rx.len = 0;
         if (c->rx.cap > 65536)
             fio_buf_free(&c->rx);
@@ -741,6 +770,45 @@ static int append_frame(fio_ws_server *srv, ws_conn *c, fio_frame *f)
     return fio_ws_frame_append(&srv->wbuf, f->binary, f->data, f->len);
 }
 
+/* permessage-deflate as lws sees it: an extension that takes part in the
+ * negotiation (lws echoes the no_context_takeover parameters the client
+ * offered; answer_extension completes the line) and otherwise does nothing:
+ * with it active lws accepts RSV1 on a message's first frame and hands the
+ * payload up as it came, and on_receive inflates whole messages itself
+ * (inflate.h). lws 4.1.6's own extension inflated client frames unsafely
+ * (docs/native-deflate.md). */
+static const struct lws_ext_options pmd_options[] = {
+    {"server_no_context_takeover", EXTARG_NONE},
+    {"client_no_context_takeover", EXTARG_NONE},
+    {"server_max_window_bits", EXTARG_OPT_DEC},
+    {"client_max_window_bits", EXTARG_OPT_DEC},
+    {NULL, EXTARG_NONE}};
+
+/* lws 4.1.6's private enum pmd_return: "not ours, carry on as if processed"
+ * (the payload goes to the RECEIVE callback unchanged). */
+#define LWS_PMDR_NOTHING_WE_SHOULD_DO 5
+
+static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext,
+                        struct lws *wsi, enum lws_extension_callback_reasons reason, void *user,
+                        void *in, size_t len)
+{
+    (void)ctx;
+    (void)ext;
+    (void)wsi;
+    (void)user;
+    (void)len;
+    switch (reason) {
+    case LWS_EXT_CB_CONSTRUCT:
+        if (in)
+            *(const struct lws_ext_options **)in = pmd_options;
+        return 0;
+    case LWS_EXT_CB_PAYLOAD_RX:
+        return LWS_PMDR_NOTHING_WE_SHOULD_DO;
+    default:
+        return 0;   /* options accepted; nothing to do on TX (frames leave pre-built) */
+    }
+}
+
 /* LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: 0 lets lws accept the client's offer. */
 static int confirm_extension(fio_ws_server *srv, struct lws *wsi, const char *name)
 {
@@ -753,10 +821,13 @@ static int confirm_extension(fio_ws_server *srv, struct lws *wsi, const char *na
 
 /* LWS_CALLBACK_ADD_HEADERS of the 101 answer, which lws 4.1 calls right after
  * writing its extension line (echoing only the parameters the client
- * offered): that line is completed with both no_context_takeover parameters,
- * and lws's own state set to match (its server_no_context_takeover resets
- * its inflater after each message, right once the client keeps no context).
- * Outbound compression is on for c only when all of that held. */
+ * offered): that line is completed with both no_context_takeover parameters
+ * (the inflater keeps no context across messages, inflate.h). Outbound
+ * compression is on for c only when that held and the extension is active
+ * on the wsi (lws_set_extension_option reaches pmd_callback only then).
+ * Should the line ever not be completable (no room), the client may keep
+ * its context: its second compressed message then fails to inflate and the
+ * connection closes (1002), nothing worse. */
 static void answer_extension(fio_ws_server *srv, ws_conn *c, struct lws *wsi,
                              struct lws_process_html_args *a)
 {
@@ -791,10 +862,13 @@ static int on_writable_single(fio_ws_server *srv, ws_conn *c)
     long got = fio_hub_drain(srv->hub, c->id, &f, 1, NULL);
     if (got <= 0)
         return 0;
-    int rc = fio_buf_append(&srv->wbuf, f->data, f->len);
-    int binary = f->binary;
+    /* with permessage-deflate the frame is built (compressed where due)
+     * here and written raw: the extension lws knows does not compress */
+    int rc = c->deflate ? append_frame(srv, c, f) : fio_buf_append(&srv->wbuf, f->data, f->len);
+    enum lws_write_protocol wp = c->deflate ? LWS_WRITE_RAW
+                                 : f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
     fio_frame_unref(f);
-    if (rc < 0 || write_out(srv, c, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, 1) < 0)
+    if (rc < 0 || write_out(srv, c, wp, 1) < 0)
         return -1;
     lws_callback_on_writable(c->wsi);
     return 0;
@@ -1040,11 +1114,12 @@ static fio_ws_server *server_new(fio_hub *hub, const fio_ws_config *cfg)
     info.options = 0;
     int err = EIO;
     static const struct lws_extension pmd_extensions[] = {
-        {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate"},
+        {"permessage-deflate", pmd_callback, "permessage-deflate"},
         {NULL, NULL, NULL}};
     if (srv->cfg.compress_threshold) {
         srv->defl = fio_deflater_new(FIO_DEFLATE_LEVEL);
-        if (!srv->defl) {
+        srv->infl = fio_inflater_new();
+        if (!srv->defl || !srv->infl) {
             err = ENOMEM;
             goto fail;
         }
@@ -1079,6 +1154,7 @@ fail:
         fio_lws_loop_destroy_context(srv->loop, srv->ctx);
     fio_lws_loop_free(srv->loop);
     fio_deflater_free(srv->defl);
+    fio_inflater_free(srv->infl);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
     errno = err;
@@ -1179,7 +1255,9 @@ void fio_ws_server_stop_and_free(fio_ws_server *srv)
     free(srv->reqs);
     free(srv->treqs);
     fio_buf_free(&srv->wbuf);
+    fio_buf_free(&srv->inflated);
     fio_deflater_free(srv->defl);
+    fio_inflater_free(srv->infl);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
@@ -1349,4 +1427,5 @@ void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out)
     out->bytes_out = atomic_load_explicit(&srv->st_bytes, memory_order_relaxed);
     out->messages_in = atomic_load_explicit(&srv->st_msgs, memory_order_relaxed);
     out->deflated = srv->defl ? fio_deflater_count(srv->defl) : 0;
+    out->inflated = atomic_load_explicit(&srv->st_inflated, memory_order_relaxed);
 }

@@ -219,6 +219,7 @@ int fio_ws_resume_reading(fio_ws_server *srv);
 typedef struct fio_ws_stats {
     uint64_t adopted, open, closed, writes, frames_out, bytes_out, messages_in;
     uint64_t deflated;   /* messages compressed (a frame served from its cache: not counted) */
+    uint64_t inflated;   /* compressed client messages inflated */
 } fio_ws_stats;
 void fio_ws_get_stats(fio_ws_server *srv, fio_ws_stats *out);
 /* The loop the server runs on (FIO_WS_LOOP_DEFAULT resolved). Any thread. */

@@ -22,8 +22,9 @@ data_received decides, once:
   FASTSIO_WS_FALLBACK=websockets|websockets-sansio|wsproto) gets the
   connection and every later callback, as if uvicorn had created it.
 
-uvicorn's --ws-* options (max size, pings, per-message deflate) apply to the
-fallback only; an adopted socket follows the engine's own limits. Bytes a
+uvicorn's --ws-* options (max size, pings) apply to the fallback only; an
+adopted socket follows the engine's own limits, except --ws-per-message-deflate,
+which the native transport follows (it offers permessage-deflate then). Bytes a
 client sends in the same read as its head are dropped by uvicorn's HTTP
 parser before any websocket protocol sees them (for its own protocols too);
 a websocket client waits for the 101, so none are expected. take() is
@@ -217,12 +218,15 @@ class WebSocketProtocol(asyncio.Protocol):
 
 
 class Adoption:
-    """scope["extensions"]["fastsio.adopt"] of a claimed request."""
+    """scope["extensions"]["fastsio.adopt"] of a claimed request.
+    per_message_deflate: uvicorn's --ws-per-message-deflate (on by default),
+    which the native transport follows when it offers permessage-deflate."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "per_message_deflate")
 
     def __init__(self, conn):
         self._conn = conn       # dropped by take(): the scope outlives the hand-over
+        self.per_message_deflate = bool(getattr(conn.config, "ws_per_message_deflate", False))
 
     def take(self):
         """-> (fd, head). fd: a new descriptor of the connection's socket,

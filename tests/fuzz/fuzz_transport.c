@@ -25,10 +25,10 @@
  *  - exactly one on_close per connection, within FZ_WAIT_MS of the
  *    half-close, and no callback for it after that;
  *  - the hub's connection count is back to its baseline after each input.
- * lws 4.1.6's permessage-deflate inflation aborts (an assertion) or spins on
- * some compressed input; such inputs are skipped (pmd_would_assert;
- * FZ_TRANSPORT_LWS_PMD_ASSERT=1 runs them), and the server does not offer
- * permessage-deflate from Python until that is solved. lws's UTF-8 check is
+ * Compressed messages are inflated by the transport itself
+ * (csrc/transport/inflate.c): lws 4.1.6's own inflater aborted (an
+ * assertion) or spun on some inputs this target found, which it used to
+ * skip. lws's UTF-8 check is
  * off (it missed a message ending inside a character after an empty final
  * fragment, and it closed a connection on a non-UTF-8 PONG payload after a
  * text message, seed pong-after-text); on_packet checks each text message.
@@ -206,8 +206,9 @@ static size_t utf8_chars(const unsigned char *s, size_t n)
 
 /* Raw inflate of a permessage-deflate message (RFC 7692 7.2.2: the 00 00 ff
  * ff tail appended). 0 ok (out set), 1 more than cap bytes, -1 bad data or
- * a final deflate block (the model then stops: lws 4.1 fails a message with
- * bytes after one, and RFC 7692 leaves that case to the implementation). */
+ * bytes of the message after the end of a final deflate block (RFC 7692
+ * leaves that case to the implementation; the transport fails it). A final
+ * block that ends the message, or that the tail completes, is a message. */
 static int inflate_msg(const unsigned char *in, size_t n, size_t cap, fio_buf *out)
 {
     static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
@@ -230,7 +231,9 @@ static int inflate_msg(const unsigned char *in, size_t n, size_t cap, fio_buf *o
                 break;
             }
             if (zr == Z_STREAM_END) {
-                rc = -1;   /* BFINAL: what lws makes of the rest is its own */
+                if (part == 0 && z.avail_in > 0)
+                    rc = -1;   /* the message goes on after its final block */
+                part = 2;      /* ended: the tail is not needed */
                 break;
             }
             if (zr != Z_OK) {
@@ -484,64 +487,7 @@ static void run_client(int fd, const fio_buf *wire, uint32_t conn)
     }
 }
 
-/* ------------------------------------------------------------ lws 4.1.6 guard */
-
-/* libwebsockets 4.1.6 aborts the process (assert(priv->rx.avail_out) in
- * extension-permessage-deflate.c, the "trailer apply 2" branch) when the
- * last piece of a compressed message inflates to more than its 1 KiB rx
- * buffer plus 5 bytes: e.g. "4" + 3079 x "a" deflated by zlib at level 6
- * with a sync flush, a well-formed 21-byte frame. Until the transport stops
- * handing inflation to lws, inputs that could reach it are skipped (they
- * would only find that one crash again): 1 if any run of frames lws could
- * inflate as one message yields more than PMD_SAFE bytes. The same version
- * spins forever on the service thread (the whole transport stops, the
- * connection never closes) when a compressed message holds more than about
- * its rx buffer of bytes after the end of a final deflate block (BFINAL):
- * any bytes after a BFINAL block are skipped too. Conservative: a
- * frame with RSV1 starts a stream, continuations feed it whatever their
- * bits, control frames are skipped, an inflate error ends the stream.
- * FZ_TRANSPORT_LWS_PMD_ASSERT=1 turns the guard off. */
-#define PMD_SAFE 1000
-
-typedef struct pmd_scan {
-    z_stream z;
-    int active;
-    int ended;   /* a final block was inflated */
-    size_t out;
-    int hit;
-} pmd_scan;
-
-static void pmd_feed(pmd_scan *s, const unsigned char *p, size_t n, int fin)
-{
-    static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
-    unsigned char sink[512];
-    if (s->ended && n)
-        s->hit = 1;
-    for (int part = 0; part < 2 && s->active; part++) {
-        if (part == 1 && !fin)
-            break;
-        s->z.next_in = (unsigned char *)(part ? tail : (n ? p : tail));
-        s->z.avail_in = (uInt)(part ? sizeof tail : n);
-        do {
-            s->z.next_out = sink;
-            s->z.avail_out = sizeof sink;
-            int zr = inflate(&s->z, Z_SYNC_FLUSH);
-            s->out += sizeof sink - s->z.avail_out;
-            if (s->out > PMD_SAFE)
-                s->hit = 1;
-            if (zr == Z_BUF_ERROR && s->z.avail_out == sizeof sink)
-                break;   /* no progress: needs more input */
-            if (zr == Z_STREAM_END) {
-                s->ended = 1;
-                s->hit |= part == 0 && s->z.avail_in > 0;
-            }
-            if (zr != Z_OK) {
-                s->active = 0;   /* end of stream or bad data */
-                break;
-            }
-        } while (s->z.avail_in || s->z.avail_out == 0);
-    }
-}
+/* ------------------------------------------------------------ input */
 
 /* The next frame of the input at *i (a header byte, two little-endian length
  * bytes, the payload, each cut short by the input's end), its payload
@@ -568,36 +514,6 @@ static int next_frame(const uint8_t *in, size_t n, size_t *i, int compress_here,
         *len = z->len;
     }
     return 1;
-}
-
-static int pmd_would_assert(const uint8_t *in, size_t n, int compress_here)
-{
-    if (getenv("FZ_TRANSPORT_LWS_PMD_ASSERT"))
-        return 0;
-    pmd_scan s;
-    memset(&s, 0, sizeof s);
-    FZ_CHECK(inflateInit2(&s.z, -15) == Z_OK);
-    fio_buf z;
-    fio_buf_init(&z);
-    size_t i = 0;
-    int hdr;
-    const unsigned char *p;
-    size_t len;
-    while (!s.hit && next_frame(in, n, &i, compress_here, &z, &hdr, &p, &len)) {
-        int op = hdr & 0x0f;
-        if (op >= 8)
-            continue;
-        if (op != 0) {
-            s.active = (hdr & 0x40) != 0;
-            s.ended = 0;
-            s.out = 0;
-            FZ_CHECK(inflateReset(&s.z) == Z_OK);
-        }
-        pmd_feed(&s, p, len, hdr & 0x80);
-    }
-    inflateEnd(&s.z);
-    fio_buf_free(&z);
-    return s.hit;
 }
 
 /* ------------------------------------------------------------ one input */
@@ -686,8 +602,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
     int mode = in[0];
     int upgrade = mode & 1, offer = (mode >> 1) & 1, compress_here = (mode >> 2) & 1;
     in++, n--;
-    if (offer && pmd_would_assert(in, n, compress_here))
-        return 0;
 
     /* whatever came in after the previous connection's on_close */
     pthread_mutex_lock(&ev.mu);

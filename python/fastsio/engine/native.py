@@ -323,11 +323,10 @@ def transport_of(engine, handoff):
     use."""
     transport = engine.native
     if transport is None or transport.closed:
-        # permessage-deflate is not offered, whatever uvicorn's setting: lws
-        # 4.1.6's inflation of what clients send aborts the process or spins
-        # its thread on some compressed frames (tests/fuzz/fuzz_transport.c
-        # found both); outbound compression needs it negotiated
-        transport = engine.native = NativeTransport(engine, deflate=False)
+        # permessage-deflate as uvicorn's --ws-per-message-deflate says, for
+        # the transport's life (the first adoption's server decides)
+        transport = engine.native = NativeTransport(
+            engine, deflate=bool(getattr(handoff, "per_message_deflate", False)))
     return transport
 
 
