@@ -32,6 +32,24 @@ void fio_inflater_free(fio_inflater *z)
     free(z);
 }
 
+/* One inflate call into out: a chunk of room past what it holds, at most one
+ * byte past max_out bytes since start (inflating into that byte means too
+ * large). *zr: zlib's answer, *got: bytes it wrote. FIO_INFLATE_OK, _OOM or
+ * _TOO_LARGE. */
+static int step(z_stream *zs, size_t start, size_t max_out, fio_buf *out, int *zr, size_t *got)
+{
+    size_t room = max_out - (out->len - start) + 1;
+    size_t chunk = room < CHUNK ? room : CHUNK;
+    if (fio_buf_reserve(out, chunk) < 0)
+        return FIO_INFLATE_OOM;
+    zs->next_out = (Bytef *)out->data + out->len;
+    zs->avail_out = (uInt)chunk;
+    *zr = inflate(zs, Z_SYNC_FLUSH);
+    *got = chunk - zs->avail_out;
+    out->len += *got;
+    return out->len - start > max_out ? FIO_INFLATE_TOO_LARGE : FIO_INFLATE_OK;
+}
+
 /* Feeds in/len to the stream, appending to out past start, at most max_out
  * bytes in all. FIO_INFLATE_OK with *ended when the final block ended (the
  * rest of the input is then left unread in *left). */
@@ -43,53 +61,29 @@ static int feed(fio_inflater *z, const unsigned char *in, size_t len, size_t sta
     zs->avail_in = 0;   /* what an earlier call left unread is not ours */
     size_t rest = len;
     *ended = 0;
-    while (rest > 0 || zs->avail_in > 0) {
-        if (zs->avail_in == 0) {
+    /* every turn reads input or writes output (zlib gives no Z_BUF_ERROR
+     * while it has both), so the loop ends: once all input is read, when
+     * zlib has nothing more to write */
+    for (;;) {
+        if (zs->avail_in == 0 && rest > 0) {
             uInt take = rest > UINT32_MAX ? UINT32_MAX : (uInt)rest;
             zs->avail_in = take;
             rest -= take;
         }
-        size_t produced = out->len - start;
-        /* one byte past the bound: inflating into it means too large */
-        size_t room = max_out - produced + 1;
-        size_t chunk = room < CHUNK ? room : CHUNK;
-        if (fio_buf_reserve(out, chunk) < 0)
-            return FIO_INFLATE_OOM;
-        zs->next_out = (Bytef *)out->data + out->len;
-        zs->avail_out = (uInt)chunk;
-        int rc = inflate(zs, Z_SYNC_FLUSH);
-        out->len += chunk - zs->avail_out;
-        if (out->len - start > max_out)
-            return FIO_INFLATE_TOO_LARGE;
-        if (rc == Z_STREAM_END) {
+        int reading = zs->avail_in > 0, zr;
+        size_t got;
+        int rc = step(zs, start, max_out, out, &zr, &got);
+        if (rc != FIO_INFLATE_OK)
+            return rc;
+        if (zr == Z_STREAM_END) {
             *ended = 1;
             *left = rest + zs->avail_in;
             return FIO_INFLATE_OK;
         }
-        if (rc != Z_OK && rc != Z_BUF_ERROR)
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
             return FIO_INFLATE_BAD;
-    }
-    /* zlib may hold output it could not place: drain it */
-    for (;;) {
-        size_t produced = out->len - start;
-        size_t room = max_out - produced + 1;
-        size_t chunk = room < CHUNK ? room : CHUNK;
-        if (fio_buf_reserve(out, chunk) < 0)
-            return FIO_INFLATE_OOM;
-        zs->next_out = (Bytef *)out->data + out->len;
-        zs->avail_out = (uInt)chunk;
-        int rc = inflate(zs, Z_SYNC_FLUSH);
-        size_t got = chunk - zs->avail_out;
-        out->len += got;
-        if (out->len - start > max_out)
-            return FIO_INFLATE_TOO_LARGE;
-        if (rc == Z_STREAM_END) {
-            *ended = 1;
-            *left = 0;
+        if (!reading && got == 0)
             return FIO_INFLATE_OK;
-        }
-        if (got == 0 || (rc != Z_OK && rc != Z_BUF_ERROR))
-            return rc == Z_OK || rc == Z_BUF_ERROR ? FIO_INFLATE_OK : FIO_INFLATE_BAD;
     }
 }
 
