@@ -52,12 +52,15 @@ def log_text(log, path):
 class ServerProcess:
     """A uvicorn process serving `module:attr`; stopped by stop()."""
 
-    def __init__(self, impl, app, env=None, ws=None, serve_args=None, standalone=None):
+    def __init__(self, impl, app, env=None, ws=None, serve_args=None, standalone=None,
+                 python=None):
         """serve_args: run `python -m fastsio serve app <serve_args>` (the
         zero-edit swap) instead of uvicorn itself. standalone: run `python -m
         fastsio serve-native app <standalone>` (app: MODULE:SIO, a fastsio
         AsyncServer). ws: uvicorn's --ws (default: websockets, or
-        FASTSIO_TEST_WS for fastsio)."""
+        FASTSIO_TEST_WS for fastsio). python: the interpreter (default this
+        one), e.g. build/openwebui-venv's."""
+        python = python or sys.executable
         if standalone is not None:
             ws = ""
         elif ws is None and not (serve_args is not None and impl == "fastsio"
@@ -85,11 +88,11 @@ class ServerProcess:
         argv = [app, "--host", "127.0.0.1", "--port", str(self.port),
                 *(("--ws", ws) if ws else ()), "--log-level", "warning"]
         if standalone is not None:
-            argv = [sys.executable, "-m", "fastsio", "serve-native", *argv, *standalone]
+            argv = [python, "-m", "fastsio", "serve-native", *argv, *standalone]
         elif serve_args is None:
-            argv = [sys.executable, "-m", "uvicorn", *argv]
+            argv = [python, "-m", "uvicorn", *argv]
         else:
-            argv = [sys.executable, "-m", "fastsio", "serve", *argv, *serve_args]
+            argv = [python, "-m", "fastsio", "serve", *argv, *serve_args]
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self._wait_ready()

@@ -529,6 +529,42 @@ def test_js_client_native_same_as_uvicorn(start_server, name):
     assert http_get(reference, "/native_stats") == {"stats": None}
 
 
+# ------------------------------------------------------------ uvloop
+
+OWUI_PYTHON = os.path.join(ROOT, "build", "openwebui-venv", "bin", "python")
+
+
+async def test_adoption_under_uvloop(start_server):
+    """Open WebUI's own environment (build/openwebui-venv: uvicorn with uvloop,
+    what `--loop auto` picks there) serving `python -m fastsio serve --loop
+    uvloop`: fresh websockets and upgrades from polling are adopted from
+    uvloop's transports as from asyncio's, and events and acks flow."""
+    assert os.path.exists(OWUI_PYTHON), "scripts/openwebui_env.sh makes build/openwebui-venv"
+    server = start_server("fastsio", NATIVE_APP, ws=NATIVE, python=OWUI_PYTHON,
+                          serve_args=["--no-swap", "--loop", "uvloop"])
+    assert http_get(server, "/loop") == {"loop": "uvloop"}
+    clients = []
+    try:
+        for transports in (["websocket"], ["polling", "websocket"]):
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(server.url, socketio_path="/ws/socket.io",
+                                 transports=transports)
+            clients.append(client)
+        for _ in range(100):
+            if clients[1].transport() == "websocket":
+                break
+            await asyncio.sleep(0.05)
+        assert clients[1].transport() == "websocket"
+        for n, client in enumerate(clients):
+            assert await client.call("echo", {"n": n, "text": "é" * 2000}, timeout=5) == \
+                {"n": n, "text": "é" * 2000}
+    finally:
+        for client in clients:
+            await client.disconnect()
+    stats = http_get(server, "/native_stats")["stats"]
+    assert stats["adopted"] == 2, stats
+
+
 # ------------------------------------------------------------ permessage-deflate
 
 @pytest.mark.parametrize("deflate", [True, False], ids=["uvicorn-deflate-on", "uvicorn-deflate-off"])

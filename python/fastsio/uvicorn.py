@@ -27,10 +27,10 @@ adopted socket follows the engine's own limits, except --ws-per-message-deflate,
 which the native transport follows (it offers permessage-deflate then). Bytes a
 client sends in the same read as its head are dropped by uvicorn's HTTP
 parser before any websocket protocol sees them (for its own protocols too);
-a websocket client waits for the 101, so none are expected. take() is
-written for asyncio's selector transports (abort closes only the transport's
-own descriptor); uvloop's transports are expected to do the same but are not
-tested here.
+a websocket client waits for the 101, so none are expected. take() works
+with asyncio's selector transports and with uvloop's (abort closes only the
+transport's own descriptor; tests/test_native_uvicorn.py runs both, uvloop in
+Open WebUI's own environment).
 
 Thread: every method runs on uvicorn's event loop.
 """

@@ -2,7 +2,7 @@
 
 A fastsio AsyncServer mounted at /ws (socketio_path="/ws/socket.io", as Open
 WebUI mounts it), an ordinary FastAPI websocket route /ws/echo, and HTTP
-routes: /health, /native_stats (sio.eio.native_stats(), or "missing" while
+routes: /health, /loop (the event loop's module), /native_stats (sio.eio.native_stats(), or "missing" while
 the engine has none), /echo_closes (close codes /ws/echo saw).
 
 cors_allowed_origins: ["http://ok.test"].
@@ -86,6 +86,12 @@ async def transport(sid):
 @app.get("/health")
 async def health():
     return {"ok": True}
+
+
+@app.get("/loop")
+async def loop_class():
+    """The module of the running event loop's class (asyncio or uvloop)."""
+    return {"loop": type(asyncio.get_running_loop()).__module__}
 
 
 @app.get("/native_stats")
